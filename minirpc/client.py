@@ -1,0 +1,313 @@
+"""The client side: send requests, match replies to calls, many calls in flight.
+
+Every request gets a sequence number (0, 1, 2, ... as in Go) and waits in
+``pending`` until the reply with the same number arrives.  Replies may come
+back in any order; the number says which call each one answers::
+
+    client.call("Arith.Multiply", Args(7, 8))      # synchronous: returns 56
+    c = client.go("Arith.Multiply", Args(7, 8))    # asynchronous: a Call
+    c.result()                                     # ... wait for it later
+    await c                                        # ... or from asyncio
+
+A ``Call`` is a ``concurrent.futures.Future``.  Go hands many calls one
+``done`` channel; here you wait on many futures at once with the standard
+library: ``concurrent.futures.wait(calls)``, ``as_completed(calls)``, or
+``asyncio.gather(*calls)``.
+
+Who reads the replies?  Go dedicates a goroutine.  A Python thread hand-off
+costs tens of microseconds, so here a synchronous caller reads the socket
+itself when nobody else is reading (*leader/follower*): it reads until its own
+reply arrives, delivering other calls' replies on the way.  Asynchronous
+calls, and callers that arrive while someone else reads, are served by a
+background *pump* thread, started on first need.  The rule that keeps this
+correct: whoever stops reading while calls are still pending wakes the pump.
+
+Beyond Go: ``timeout=`` per call (``CallTimeout``; a late reply is dropped),
+a connect timeout on ``dial``, and ``Call.cancel()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import threading
+import time
+from concurrent import futures
+from typing import Any
+
+from . import net
+from .codec import DEFAULT_MAX_MESSAGE, BodyError, Request
+from .errors import CallCancelled, CallTimeout, ConnectionLost, ServerError, ShutdownError
+
+
+class Call(futures.Future):
+    """One call in flight (Go's ``rpc.Call``), and a Future for its reply."""
+
+    def __init__(self, client: "Client", service_method: str, args: Any, reply_type: Any):
+        super().__init__()
+        self.client = client
+        self.service_method = service_method
+        self.args = args
+        self.reply_type = reply_type
+        self.seq: int | None = None
+
+    @property
+    def reply(self) -> Any:
+        """The reply once the call succeeded, else ``None`` (Go's ``Call.Reply``)."""
+        return self.result() if self.done() and not self.cancelled() and self.exception() is None else None
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error once the call failed, else ``None`` (Go's ``Call.Error``)."""
+        if not self.done():
+            return None
+        return CallCancelled("call cancelled") if self.cancelled() else self.exception()
+
+    def cancel(self) -> bool:
+        """Give up on the call; its reply, if it ever comes, is dropped."""
+        self.client._forget(self)
+        return super().cancel()
+
+    def __await__(self):
+        return asyncio.wrap_future(self).__await__()
+
+    def _settle(self, reply: Any = None, error: BaseException | None = None) -> None:
+        try:
+            if error is None:
+                self.set_result(reply)
+            else:
+                self.set_exception(error)
+        except futures.InvalidStateError:
+            pass  # cancelled or timed out already
+
+    def __repr__(self) -> str:
+        state = "pending" if not self.done() else ("failed" if self.error else "done")
+        return f"<Call {self.service_method} seq={self.seq} {state}>"
+
+
+class Client:
+    """Go's ``rpc.Client``: one connection, many calls in flight."""
+
+    def __init__(self, codec: Any):
+        self.codec = codec
+        self._sending = threading.Lock()  # one request (header + body) on the wire at a time
+        self._reading = threading.Lock()  # held by the one thread reading replies now
+        self._lock = threading.Lock()  # protects everything below
+        self._wake = threading.Condition(self._lock)  # for the pump and the timer threads
+        self._seq = 0
+        self._pending: dict[int, Call] = {}
+        self._closing = False  # the user called close()
+        self._broken: BaseException | None = None  # why the connection failed
+        self._pump: threading.Thread | None = None
+        self._pump_wanted = False
+        self._timer: threading.Thread | None = None
+        self._deadlines: list[tuple[float, int, Call, float]] = []  # a heap: (deadline, seq, call, timeout)
+
+    # -- calling ------------------------------------------------------------
+
+    def call(self, service_method: str, args: Any = None, *, reply_type: Any = None, timeout: float | None = None) -> Any:
+        """Call and wait for the reply; raise ``ServerError`` etc. on failure."""
+        call = self._send(Call(self, service_method, args, reply_type))
+        if timeout is None:
+            self._read_until(call)
+        else:
+            self._want_reader()
+            try:
+                return call.result(timeout)
+            except futures.TimeoutError:
+                self._time_out(call, timeout)
+        return call.result()
+
+    def go(self, service_method: str, args: Any = None, *, reply_type: Any = None, timeout: float | None = None) -> Call:
+        """Start a call and return at once; the ``Call`` completes later."""
+        call = self._send(Call(self, service_method, args, reply_type))
+        if timeout is not None and not call.done():
+            self._add_deadline(call, timeout)
+        self._want_reader()
+        return call
+
+    def _send(self, call: Call) -> Call:
+        with self._sending:
+            with self._lock:
+                if self._closing or self._broken:
+                    call._settle(error=ShutdownError())
+                    return call
+                call.seq, self._seq = self._seq, self._seq + 1
+                self._pending[call.seq] = call
+            try:
+                self.codec.write_request(Request(call.service_method, call.seq), call.args)
+            except Exception as e:  # e.g. args the codec cannot encode; Go returns it as is
+                self._forget(call)
+                call._settle(error=e)
+        return call
+
+    def _forget(self, call: Call) -> None:
+        with self._lock:
+            self._pending.pop(call.seq, None)
+
+    # -- reading replies ------------------------------------------------
+
+    def _read_until(self, call: Call) -> None:
+        """Read replies on this thread until ``call`` is done, if nobody else reads."""
+        if not self._reading.acquire(blocking=False):
+            futures.wait([call])  # the reader delivers it, or hands over to the pump
+            return
+        try:
+            while not call.done():
+                self._read_one()
+        finally:
+            self._reading.release()
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Called after releasing ``_reading``: if calls wait, someone must read."""
+        with self._lock:
+            if self._pending and not self._broken:
+                self._want_reader_locked()
+
+    def _want_reader(self) -> None:
+        with self._lock:
+            self._want_reader_locked()
+
+    def _want_reader_locked(self) -> None:
+        self._pump_wanted = True
+        if self._pump is None:
+            self._pump = threading.Thread(target=self._pump_loop, name="minirpc-client-pump", daemon=True)
+            self._pump.start()
+        self._wake.notify_all()
+
+    def _pump_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not (self._pump_wanted or self._closing or self._broken):
+                    self._wake.wait()
+                if self._closing or self._broken:
+                    return
+                self._pump_wanted = False
+            with self._reading:
+                while True:
+                    with self._lock:
+                        if not self._pending or self._broken:
+                            break
+                    self._read_one()
+            self._hand_over()
+
+    def _read_one(self) -> None:
+        """Read one reply and settle its call; on a broken stream fail them all."""
+        codec = self.codec
+        try:
+            header = codec.read_response_header()
+            with self._lock:
+                call = self._pending.pop(header.seq, None)
+            if call is None or header.error:
+                codec.read_response_body(None)  # read and drop: the stream stays in step
+                if call is not None:
+                    call._settle(error=ServerError(header.error))
+                return
+            try:
+                reply = codec.read_response_body(call.reply_type)
+            except BodyError as e:
+                call._settle(error=BodyError(f"reading body {e}"))
+            else:
+                call._settle(reply)
+        except BaseException as e:  # EOF, a socket error, bytes we cannot read
+            self._fail_all(e)
+
+    def _fail_all(self, cause: BaseException) -> None:
+        with self._lock:
+            if self._broken is None:
+                self._broken = cause
+            calls, self._pending = list(self._pending.values()), {}
+            closing = self._closing
+            self._wake.notify_all()
+        for call in calls:
+            if closing:
+                error: BaseException = ShutdownError()
+            elif isinstance(cause, EOFError):
+                error = ConnectionLost("unexpected EOF")
+            else:
+                error = ConnectionLost(str(cause) or type(cause).__name__)
+            call._settle(error=error)
+
+    # -- timeouts -------------------------------------------------------
+
+    def _time_out(self, call: Call, timeout: float) -> None:
+        self._forget(call)
+        call._settle(error=CallTimeout(f"{call.service_method}: no reply within {timeout:g} s"))
+
+    def _add_deadline(self, call: Call, timeout: float) -> None:
+        with self._lock:
+            heapq.heappush(self._deadlines, (time.monotonic() + timeout, call.seq, call, timeout))
+            if self._timer is None:
+                self._timer = threading.Thread(target=self._timer_loop, name="minirpc-client-timer", daemon=True)
+                self._timer.start()
+            self._wake.notify_all()
+
+    def _timer_loop(self) -> None:
+        while True:
+            with self._lock:
+                while True:
+                    if self._closing or self._broken:
+                        return
+                    now = time.monotonic()
+                    if self._deadlines and self._deadlines[0][0] <= now:
+                        _, _, call, timeout = heapq.heappop(self._deadlines)
+                        break
+                    self._wake.wait(self._deadlines[0][0] - now if self._deadlines else None)
+            if not call.done():
+                self._time_out(call, timeout)
+
+    # -- closing --------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection; pending calls fail with ``ShutdownError``.
+        A second ``close()`` raises ``ShutdownError``, as in Go."""
+        with self._lock:
+            if self._closing:
+                raise ShutdownError()
+            self._closing = True
+            self._wake.notify_all()
+        self.codec.close()  # wakes a reader blocked on the socket
+        for thread in (self._pump, self._timer):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join()
+        self._fail_all(ShutdownError())
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self._closing:
+            self.close()
+
+
+def dial(
+    network: str,
+    address: str,
+    *,
+    codec: Any = None,
+    timeout: float | None = None,
+    ssl_context: Any = None,
+    server_hostname: str | None = None,
+    max_message: int = DEFAULT_MAX_MESSAGE,
+) -> Client:
+    """Connect to a server (Go's ``rpc.Dial``); ``timeout`` bounds the connect."""
+    conn = net.connect(network, address, timeout)
+    if ssl_context is not None:
+        try:
+            host = server_hostname or net.split_address(network, address)[1][0]
+            conn = ssl_context.wrap_socket(conn, server_hostname=host)
+        except BaseException:
+            conn.close()
+            raise
+    return Client(net.client_codec(codec, conn, max_message))
+
+
+def new_client(conn: Any, codec: Any = None, max_message: int = DEFAULT_MAX_MESSAGE) -> Client:
+    """A client on a connected socket (Go's ``rpc.NewClient``)."""
+    return Client(net.client_codec(codec, conn, max_message))
+
+
+def new_client_with_codec(codec: Any) -> Client:
+    """A client on a codec of your own (Go's ``rpc.NewClientWithCodec``)."""
+    return Client(codec)

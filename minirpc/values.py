@@ -1,0 +1,215 @@
+"""Plain values <-> typed values: how minirpc translates Go's static types.
+
+In Go a method's argument has a static type, and the codec decodes the wire
+into it.  In Python the method says its type with an annotation::
+
+    def Multiply(self, args: Args) -> int
+
+A format such as JSON only knows plain values (dict, list, str, int, ...), so
+two small functions sit between the codec and the method:
+
+* ``from_plain(value, Args)`` checks a plain value against a type and builds
+  it: a dict becomes the ``Args`` dataclass, ``list[int]`` checks each item,
+  and a mismatch raises ``ValueError`` naming the path: ``args.B: expected
+  int, got str``.
+* ``to_plain(value)`` turns dataclasses back into dicts for the encoder.
+
+The value types are Go's, in Python spelling:
+
+    Go                  Python
+    bool                bool
+    int, int64, uint..  int
+    float64             float
+    string              str
+    []byte              bytes  (JSON carries it as base64 text, as Go does)
+    []T                 list[T]
+    map[K]V             dict[K, V]   (JSON object keys are text; K decides)
+    struct              a @dataclass
+    *T                  Optional[T]  (None is nil)
+    interface{}         typing.Any  (no checking at all)
+
+``Annotated[T, ...]`` counts as ``T`` (the gob codec uses it to say "uint").
+Like Go's encoding/json, a dataclass field also matches a key that differs
+only in case (``"a"`` fills field ``A``); unknown keys are ignored, missing
+fields keep their defaults.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import types
+import typing
+from typing import Any
+
+_NONE = type(None)
+
+
+def is_value_type(tp: Any) -> str | None:
+    """Return ``None`` if ``tp`` is a type minirpc can carry, else why not."""
+    tp = strip_annotated(tp)
+    if tp is Any or tp in (bool, int, float, str, bytes, _NONE):
+        return None
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        for f in dataclasses.fields(tp):
+            why = is_value_type(_field_types(tp)[f.name])
+            if why:
+                return f"field {tp.__name__}.{f.name}: {why}"
+        return None
+    origin, params = typing.get_origin(tp), typing.get_args(tp)
+    if origin is list and len(params) == 1:
+        return is_value_type(params[0])
+    if origin is dict and len(params) == 2:
+        return is_value_type(params[0]) or is_value_type(params[1])
+    if origin in (typing.Union, types.UnionType):
+        for p in params:
+            why = is_value_type(p)
+            if why:
+                return why
+        return None
+    return f"{type_name(tp)} is not a value type (use bool, int, float, str, bytes, list[T], dict[K, V] or a dataclass)"
+
+
+def strip_annotated(tp: Any) -> Any:
+    """``Annotated[int, "uint"]`` -> ``int``."""
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def type_name(tp: Any) -> str:
+    """A short readable name: ``Args``, ``list[int]``, ``Optional[str]``."""
+    tp = strip_annotated(tp)
+    if tp is _NONE:
+        return "None"
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__name__
+    return repr(tp).replace("typing.", "")
+
+
+def to_plain(value: Any) -> Any:
+    """Dataclasses become dicts (recursively); everything else is left as is."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    return value
+
+
+def from_plain(value: Any, tp: Any, where: str = "value") -> Any:
+    """Check ``value`` against ``tp`` and build it; ``ValueError`` names ``where``."""
+    tp = strip_annotated(tp)
+    if tp is Any or tp is None:
+        return value
+    if tp is bool or tp is str:  # exact: True is not an int here, 1 is not a bool
+        if type(value) is tp:
+            return value
+    elif tp is int:
+        if type(value) is int:
+            return value
+        if type(value) is float and value.is_integer():  # JSON writers may say 15.0
+            return int(value)
+    elif tp is float:
+        if type(value) in (float, int):
+            return float(value)
+    elif tp is bytes:
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        if isinstance(value, str):  # JSON carries []byte as base64, like Go
+            try:
+                return base64.b64decode(value, validate=True)
+            except ValueError:
+                raise ValueError(f"{where}: expected base64 text for bytes") from None
+    elif tp is _NONE:  # "no reply": nil, or Go's empty struct{} placeholder
+        if value is None or value == {}:
+            return None
+    elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _build_dataclass(value, tp, where)
+    else:
+        return _from_generic(value, tp, where)
+    raise ValueError(f"{where}: expected {type_name(tp)}, got {type(value).__name__}")
+
+
+def _from_generic(value: Any, tp: Any, where: str) -> Any:
+    origin, params = typing.get_origin(tp), typing.get_args(tp)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ValueError(f"{where}: expected {type_name(tp)}, got {type(value).__name__}")
+        return [from_plain(v, params[0], f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected {type_name(tp)}, got {type(value).__name__}")
+        key_type = strip_annotated(params[0])
+        return {
+            _key(k, key_type, where): from_plain(v, params[1], f"{where}[{k!r}]")
+            for k, v in value.items()
+        }
+    if origin in (typing.Union, types.UnionType):
+        if value is None and _NONE in params:
+            return None
+        errors = []
+        for p in params:
+            if p is _NONE:
+                continue
+            try:
+                return from_plain(value, p, where)
+            except ValueError as e:
+                errors.append(str(e))
+        raise ValueError(errors[0] if len(errors) == 1 else f"{where}: expected {type_name(tp)}, got {type(value).__name__}")
+    raise ValueError(f"{where}: {type_name(tp)} is not a value type")
+
+
+def _key(key: Any, key_type: Any, where: str) -> Any:
+    """JSON object keys are always text; Go's map[int]V sends "7" for 7."""
+    if isinstance(key, str) and key_type in (int, float):
+        try:
+            key = key_type(key)
+        except ValueError:
+            raise ValueError(f"{where}: map key {key!r} is not a {key_type.__name__}") from None
+    return from_plain(key, key_type, f"{where} key")
+
+
+def _build_dataclass(value: Any, cls: type, where: str) -> Any:
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: expected {cls.__name__} (an object), got {type(value).__name__}")
+    hints = _field_types(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    folded = {n.lower(): n for n in names}
+    kwargs = {}
+    for key, item in value.items():
+        name = key if key in names else folded.get(str(key).lower())
+        if name is not None:  # unknown keys are ignored, like Go
+            kwargs[name] = from_plain(item, hints[name], f"{where}.{name}")
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a field without a default was missing
+        raise ValueError(f"{where}: cannot build {cls.__name__}: {e}") from None
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    """Resolved field annotations of a dataclass (cached; strings evaluated)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls, include_extras=True)
+    return hints
+
+
+def zero_value(tp: Any) -> Any:
+    """Go's zero value for a type: 0, "", b"", [], {}, a zeroed dataclass, None."""
+    tp = strip_annotated(tp)
+    if tp in (bool, int, float, str, bytes):
+        return tp()
+    origin = typing.get_origin(tp)
+    if origin in (list, dict):
+        return origin()
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = _field_types(tp)
+        return tp(**{f.name: zero_value(hints[f.name]) for f in dataclasses.fields(tp) if f.init})
+    return None
