@@ -185,8 +185,11 @@ class ServerCodec:
 
     def write_response(self, response: Response, body: Any) -> None:
         with self.lock:
-            id_ = self.ids.pop(response.seq, None)
-        self.conn.sendall(encode_response(id_, response, body))
+            id_ = self.ids.get(response.seq)
+        data = encode_response(id_, response, body)  # may raise: then nothing is sent
+        with self.lock:
+            del self.ids[response.seq]
+        self.conn.sendall(data)
 
     def close(self) -> None:
         close_conn(self.conn, self.rfile)

@@ -60,10 +60,10 @@ class _Connection:
 class Server:
     """Go's ``rpc.Server``: a registry of services plus the loops that serve them."""
 
-    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE, max_threads: int = 4096):
+    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE, max_threads: int = 4096, name: str = "minirpc-server"):
         self.registry = Registry()
         self.max_message = max_message
-        self._pool = ThreadPoolExecutor(max_threads, thread_name_prefix="minirpc-server")
+        self._pool = ThreadPoolExecutor(max_threads, thread_name_prefix=name)
         self._lock = threading.Lock()  # protects _connections and _servings
         self._connections: set[_Connection] = set()
         self._servings: list[Serving] = []
@@ -137,7 +137,10 @@ class Server:
             try:
                 method = self.registry.lookup(header.service_method)
             except LookupError as e:
-                codec.read_request_body(None)  # keep the stream in step
+                try:
+                    codec.read_request_body(None)  # keep the stream in step
+                except BodyError:
+                    pass  # the body is unwanted anyway
                 self._reply(connection, header, None, str(e))
                 return _SKIP
             try:
@@ -146,10 +149,10 @@ class Server:
                 self._reply(connection, header, None, str(e))
                 return _SKIP
             return header, method, args
-        except (EOFError, OSError, ProtocolError):
+        except Exception:  # EOF, a socket error, bytes we cannot read (or a codec bug)
             if raise_errors:
                 raise
-            return None  # a header we can't read: close this connection only
+            return None  # close this connection only
 
     def _run(self, connection: _Connection, header: Request, method: Method, args: Any) -> None:
         try:
@@ -249,7 +252,7 @@ class Serving:
         return f"<Serving {self.network} {self.address}>"
 
 
-DEFAULT_SERVER = Server()
+DEFAULT_SERVER = Server(name="minirpc-default-server")
 register = DEFAULT_SERVER.register
 register_name = DEFAULT_SERVER.register_name
 serve_conn = DEFAULT_SERVER.serve_conn

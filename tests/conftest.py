@@ -1,0 +1,108 @@
+"""Shared fixtures: example services, servers on 127.0.0.1 port 0, and a thread-leak check."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+import minirpc
+
+
+@dataclass
+class Args:
+    A: int = 0
+    B: int = 0
+
+
+@dataclass
+class Quotient:
+    Quo: int = 0
+    Rem: int = 0
+
+
+class Arith:
+    """The service Go's own tests use (net/rpc/server_test.go), in Python."""
+
+    def Add(self, args: Args) -> int:
+        return args.A + args.B
+
+    def Mul(self, args: Args) -> int:
+        return args.A * args.B
+
+    def Div(self, args: Args) -> Quotient:
+        if args.B == 0:
+            raise ZeroDivisionError("divide by zero")
+        return Quotient(args.A // args.B, args.A % args.B)
+
+    def String(self, args: Args) -> str:
+        return f"{args.A}+{args.B}={args.A + args.B}"
+
+    def Scan(self, text: str) -> int:
+        return int(text)
+
+    def SleepMilli(self, ms: int) -> int:
+        time.sleep(ms / 1000)
+        return ms
+
+
+class BuiltinTypes:
+    def Map(self, args: Args) -> dict[int, int]:
+        return {args.A: args.B}
+
+    def Slice(self, args: Args) -> list[int]:
+        return [args.A, args.B]
+
+
+@dataclass
+class Post:
+    ID: int = 0
+    Title: str = ""
+    Tags: list[str] = field(default_factory=list)
+
+
+CODECS = ["json", "gob"] if "gob" in __import__("minirpc.net").net.CODECS else ["json"]
+
+
+@pytest.fixture
+def server():
+    server = minirpc.Server()
+    server.register(Arith())
+    server.register(BuiltinTypes())
+    server.register_name("net.rpc.Arith", Arith())
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=CODECS)
+def codec(request):
+    return request.param
+
+
+@pytest.fixture
+def serving(server, codec):
+    with server.start("127.0.0.1:0", codec=codec) as serving:
+        yield serving
+
+
+@pytest.fixture
+def client(serving, codec):
+    with minirpc.dial("tcp", serving.address, codec=codec) as client:
+        yield client
+
+
+def _minirpc_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("minirpc") and "default-server" not in t.name}
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind():
+    """Every test must stop what it started: no minirpc thread survives it."""
+    before = _minirpc_threads()
+    yield
+    deadline = time.monotonic() + 5
+    while (left := _minirpc_threads() - before) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not left, f"threads left behind: {sorted(t.name for t in left)}"

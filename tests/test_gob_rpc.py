@@ -1,0 +1,125 @@
+"""The gob RPC codec (minirpc.gobrpc) over a socketpair."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+import pytest
+
+from minirpc import gob, gobrpc
+from minirpc.codec import BodyError, Request, Response
+from minirpc.gob import GobError
+
+
+@dataclass
+class Args:
+    A: int = 0
+    B: int = 0
+
+
+@pytest.fixture
+def pair():
+    a, b = socket.socketpair()
+    client, server = gobrpc.new_client_codec(a), gobrpc.new_server_codec(b, max_message=4096)
+    yield client, server, a, b
+    client.close()
+    server.close()
+
+
+def test_request_header_and_body_arrive(pair):
+    client, server, *_ = pair
+    client.write_request(Request("Arith.Add", 7), Args(7, 8))
+    assert server.read_request_header() == Request("Arith.Add", 7)
+    assert server.read_request_body(Args) == Args(7, 8)
+
+
+def test_response_header_and_body_arrive(pair):
+    client, server, *_ = pair
+    server.write_response(Response("Arith.Add", 7), 15)
+    assert client.read_response_header() == Response("Arith.Add", 7, "")
+    assert client.read_response_body(int) == 15
+
+
+def test_error_reply_carries_an_empty_struct_body_like_go(pair):
+    client, server, _, b = pair
+    server.write_response(Response("Arith.Div", 5, "divide by zero"), None)
+    assert client.read_response_header() == Response("Arith.Div", 5, "divide by zero")
+    assert client.read_response_body(None) == {}
+
+
+def test_error_reply_bytes_match_go():
+    a, b = socket.socketpair()
+    with a, b:
+        server = gobrpc.new_server_codec(b)
+        server.write_response(Response("Arith.Div", 5, "divide by zero"), 123)
+        data = a.recv(1000)
+    want_body = bytes.fromhex("0a ff 83 03 01 02 ff 84 00 00 00 03 ff 84 00")
+    assert data.endswith(want_body)
+
+
+def test_header_uses_go_type_names(pair):
+    client, _, _, b = pair
+    client.write_request(Request("Arith.Add", 0), 3)
+    assert b"Request" in b.recv(1000)
+
+
+def test_body_of_the_wrong_type_is_a_body_error_and_the_stream_stays_in_step(pair):
+    client, server, *_ = pair
+    client.write_request(Request("Arith.Add", 0), "not args")
+    client.write_request(Request("Arith.Add", 1), Args(1, 2))
+    server.read_request_header()
+    with pytest.raises(BodyError, match="want struct type Args"):
+        server.read_request_body(Args)
+    assert server.read_request_header() == Request("Arith.Add", 1)
+    assert server.read_request_body(Args) == Args(1, 2)
+
+
+def test_clean_eof_between_messages_is_eof_error(pair):
+    client, server, a, _ = pair
+    a.shutdown(socket.SHUT_WR)
+    with pytest.raises(EOFError):
+        server.read_request_header()
+
+
+def test_eof_inside_a_message_is_unexpected_eof(pair):
+    _, server, a, _ = pair
+    a.sendall(gob.encode(gobrpc.Request("X.Y", 1))[:10])
+    a.shutdown(socket.SHUT_WR)
+    with pytest.raises(EOFError, match="unexpected EOF"):
+        server.read_request_header()
+
+
+def test_oversized_message_is_refused_before_it_is_read(pair):
+    _, server, a, _ = pair
+    a.sendall(bytes.fromhex("fd 01 00 00"))  # announces 65536 bytes, sends none
+    with pytest.raises(GobError, match="invalid message length 65536"):
+        server.read_request_header()
+
+
+def test_garbage_header_is_a_protocol_error(pair):
+    _, server, a, _ = pair
+    a.sendall(bytes.fromhex("03 ff 82 00"))
+    with pytest.raises(GobError, match="unknown type id"):
+        server.read_request_header()
+
+
+def test_body_that_cannot_be_encoded_sends_nothing(pair):
+    client, server, a, b = pair
+    with pytest.raises(GobError):
+        client.write_request(Request("Arith.Add", 0), Args("x", 1))
+    client.write_request(Request("Arith.Add", 1), Args(1, 2))
+    assert server.read_request_header() == Request("Arith.Add", 1)
+
+
+def test_explicit_body_type_allows_empty_lists(pair):
+    client, server, *_ = pair
+    server.write_response(Response("S.M", 1), [], body_type=list[str])
+    client.read_response_header()
+    assert client.read_response_body(list[str]) == []
+
+
+def test_close_is_safe_twice(pair):
+    client, *_ = pair
+    client.close()
+    client.close()

@@ -1,0 +1,321 @@
+"""The HTTP CONNECT tunnel (Go's HandleHTTP / DialHTTP), auth, and hostile peers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+import minirpc
+import minirpc.jsonrpc
+from minirpc.errors import RPCError, ServerError, ShutdownError, ConnectionLost
+from minirpc.examples import Args, Arith, Quotient
+from minirpc.http import (
+    DEFAULT_RPC_PATH,
+    HTTPTunnelError,
+    bearer_headers,
+    bearer_token,
+    dial_http,
+    dial_http_path,
+    handle_http,
+    start_http,
+)
+
+from conftest import CODECS
+
+SHORT = 0.5  # handshake timeout for tests about silent or slow peers
+
+
+@pytest.fixture
+def server():
+    server = minirpc.Server()
+    server.register(Arith())
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def serving(server):
+    with start_http(server, handshake_timeout=SHORT) as serving:
+        yield serving
+
+
+def connect(serving) -> socket.socket:
+    host, port = serving.address.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    return sock
+
+
+def read_all(sock) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def read_until(sock, end: bytes) -> bytes:
+    data = b""
+    while not data.endswith(end):
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def still_serving(serving, **options) -> None:
+    with dial_http("tcp", serving.address, timeout=10, **options) as client:
+        assert client.call("Arith.Multiply", Args(6, 7), reply_type=int) == 42
+
+
+# ------------------------------------------------------------------ the tunnel
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_call_through_the_tunnel(server, codec):
+    with start_http(server, codec=codec) as serving, dial_http("tcp", serving.address, codec=codec) as client:
+        assert client.call("Arith.Multiply", Args(7, 8), reply_type=int) == 56
+        assert client.call("Arith.Divide", Args(17, 5), reply_type=Quotient) == Quotient(3, 2)
+
+
+def test_server_error_comes_through_the_tunnel(serving):
+    with dial_http("tcp", serving.address) as client, pytest.raises(ServerError, match="^divide by zero$"):
+        client.call("Arith.Divide", Args(1, 0), reply_type=Quotient)
+
+
+def test_server_answers_connect_with_go_status_line(serving):
+    with connect(serving) as sock:
+        sock.sendall(b"CONNECT /_goRPC_ HTTP/1.0\n\n")
+        assert read_until(sock, b"\n\n") == b"HTTP/1.0 200 Connected to Go RPC\n\n"
+
+
+def test_rpc_bytes_sent_with_the_handshake_are_not_lost(server):
+    """A client that does not wait for the 200 still gets its call served."""
+    request = minirpc.jsonrpc.encode_request(minirpc.Request("Arith.Multiply", 0), Args(3, 4))
+    with start_http(server, codec="json") as serving, connect(serving) as sock:
+        sock.sendall(b"CONNECT /_goRPC_ HTTP/1.0\n\n" + request)
+        read_until(sock, b"\n\n")
+        reply = json.loads(read_until(sock, b"\n"))
+    assert reply == {"id": 0, "result": 12, "error": None}
+
+
+def test_many_tunnels_at_once(serving):
+    clients = [dial_http("tcp", serving.address) for _ in range(5)]
+    try:
+        calls = [c.go("Arith.Multiply", Args(i, 2), reply_type=int) for i, c in enumerate(clients)]
+        assert [call.result(timeout=10) for call in calls] == [0, 2, 4, 6, 8]
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_dial_http_path_takes_the_path_positionally(server):
+    with start_http(server, rpc_path="/rpc") as serving, dial_http_path("tcp", serving.address, "/rpc") as client:
+        assert client.call("Arith.Multiply", Args(2, 3), reply_type=int) == 6
+
+
+def test_closing_the_serving_ends_open_tunnels(server):
+    serving = start_http(server)
+    client = dial_http("tcp", serving.address)
+    assert client.call("Arith.Multiply", Args(1, 1), reply_type=int) == 1
+    serving.close()
+    with pytest.raises((ShutdownError, ConnectionLost)):
+        client.call("Arith.Multiply", Args(1, 1), reply_type=int, timeout=10)
+    client.close()
+
+
+# ------------------------------------------------------------- Go's HTTP answers
+
+
+def test_other_method_on_rpc_path_gets_405_must_connect(serving):
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(serving.url + DEFAULT_RPC_PATH, timeout=10)
+    assert caught.value.code == 405
+    assert caught.value.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert caught.value.read() == b"405 must CONNECT\n"
+
+
+def test_connect_to_unknown_path_gets_404(serving):
+    with connect(serving) as sock:
+        sock.sendall(b"CONNECT /nope HTTP/1.0\n\n")
+        assert read_all(sock).startswith(b"HTTP/1.0 404 Not Found\r\n")
+
+
+def test_dial_http_wrong_path_fails_like_go(serving):
+    with pytest.raises(HTTPTunnelError) as caught:
+        dial_http("tcp", serving.address, path="/nope")
+    assert str(caught.value) == f"dial-http tcp {serving.address}: unexpected HTTP response: 404 Not Found"
+
+
+def test_tunnel_error_is_an_rpc_error_and_a_connection_error():
+    assert issubclass(HTTPTunnelError, RPCError) and issubclass(HTTPTunnelError, ConnectionError)
+
+
+def test_dial_http_to_a_peer_that_hangs_up_says_unexpected_eof():
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        address = "127.0.0.1:%d" % listener.getsockname()[1]
+        def read_then_hang_up():
+            conn = listener.accept()[0]
+            read_until(conn, b"\n\n")
+            conn.close()
+
+        thread = threading.Thread(target=read_then_hang_up)
+        thread.start()
+        with pytest.raises(HTTPTunnelError, match="unexpected EOF$"):
+            dial_http("tcp", address, timeout=10)
+        thread.join()
+
+
+def test_dial_http_refuses_line_breaks_in_headers(serving):
+    with pytest.raises(ValueError):
+        dial_http("tcp", serving.address, headers={"X-Evil": "a\r\nInjected: yes"})
+
+
+# ------------------------------------------------------------------ your own routes
+
+
+def test_user_routes_share_the_port_with_rpc(server):
+    class MyHandler(handle_http(server)):
+        def do_GET(self):
+            if self.path == "/hello":
+                return self.send_text(200, "hello\n")
+            super().do_GET()
+
+        def do_POST(self):
+            if self.path == "/echo":
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                return self.send_text(200, body.decode())
+            super().do_POST()
+
+    with start_http(server, handler=MyHandler) as serving:
+        assert urllib.request.urlopen(serving.url + "/hello", timeout=10).read() == b"hello\n"
+        assert urllib.request.urlopen(serving.url + "/echo", data=b"x" * 100_000, timeout=10).read() == b"x" * 100_000
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(serving.url + "/other", timeout=10)
+        still_serving(serving)
+
+
+# ------------------------------------------------------------------ authentication
+
+
+@pytest.fixture
+def guarded(server):
+    with start_http(server, auth=bearer_token("s3cret"), handshake_timeout=SHORT) as serving:
+        yield serving
+
+
+def test_right_bearer_token_gets_the_tunnel(guarded):
+    still_serving(guarded, headers=bearer_headers("s3cret"))
+
+
+@pytest.mark.parametrize("headers", [None, bearer_headers("wrong"), {"Authorization": "s3cret"}])
+def test_wrong_or_missing_token_gets_401(guarded, headers):
+    with pytest.raises(HTTPTunnelError, match="unexpected HTTP response: 401 Unauthorized$"):
+        dial_http("tcp", guarded.address, headers=headers)
+
+
+def test_refused_client_is_disconnected_before_any_rpc_byte(guarded):
+    """RPC bytes sent after a refused CONNECT are never answered: the server hangs up."""
+    request = minirpc.jsonrpc.encode_request(minirpc.Request("Arith.Multiply", 0), Args(3, 4))
+    with connect(guarded) as sock:
+        sock.sendall(b"CONNECT /_goRPC_ HTTP/1.0\n\n" + request)
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.0 401 Unauthorized\r\n")
+    assert answer.endswith(b"\r\n\r\n401 unauthorized\n")
+
+
+def test_custom_auth_sees_the_connect_headers(server):
+    seen = []
+
+    def auth(headers):
+        seen.append(headers.get("X-Team"))
+        return headers.get("X-Team") == "blue"
+
+    with start_http(server, auth=auth) as serving:
+        still_serving(serving, headers={"X-Team": "blue"})
+        with pytest.raises(HTTPTunnelError, match="401"):
+            dial_http("tcp", serving.address, headers={"X-Team": "red"})
+    assert seen == ["blue", "red"]
+
+
+def test_debug_page_needs_the_token_too(guarded):
+    with pytest.raises(urllib.error.HTTPError, match="401"):
+        urllib.request.urlopen(guarded.url + "/debug/rpc", timeout=10)
+    request = urllib.request.Request(guarded.url + "/debug/rpc", headers=bearer_headers("s3cret"))
+    assert b"Service Arith" in urllib.request.urlopen(request, timeout=10).read()
+
+
+# ------------------------------------------------------------------ hostile peers
+
+
+def test_garbled_request_line_gets_400(serving):
+    with connect(serving) as sock:
+        sock.sendall(b"\x16\x03\x01 garbage garbage garbage garbage\r\n\r\n")
+        assert read_all(sock).startswith(b"HTTP/1.0 400 ")
+    still_serving(serving)
+
+
+def test_endless_request_line_gets_431(serving):
+    with connect(serving) as sock:
+        try:
+            sock.sendall(b"CONNECT /" + b"a" * 200_000)
+        except OSError:
+            pass  # the server may hang up before we finish sending
+        assert read_all(sock).startswith(b"HTTP/1.0 431 ")
+    still_serving(serving)
+
+
+def test_headers_that_never_end_get_431(serving):
+    with connect(serving) as sock:
+        try:
+            sock.sendall(b"CONNECT /_goRPC_ HTTP/1.0\r\n" + b"X-More: yes\r\n" * 20_000)
+        except OSError:
+            pass
+        assert read_all(sock).startswith(b"HTTP/1.0 431 ")
+    still_serving(serving)
+
+
+def test_oversized_header_block_gets_431(server):
+    with start_http(server, max_header_bytes=1024) as serving, connect(serving) as sock:
+        sock.sendall(b"CONNECT /_goRPC_ HTTP/1.0\r\nX-Big: " + b"b" * 2000 + b"\r\n\r\n")
+        assert read_all(sock).startswith(b"HTTP/1.0 431 ")
+        still_serving(serving)
+
+
+def test_silent_client_is_disconnected_while_others_are_served(serving):
+    with connect(serving) as sock:
+        still_serving(serving)  # served while the silent one waits
+        assert read_all(sock) == b""  # then the handshake timeout hangs up on it
+
+
+def test_client_dripping_headers_is_cut_off_at_the_deadline(serving):
+    with connect(serving) as sock:
+        sock.sendall(b"CONNECT /_goRPC_ HTTP/1.0\r\n")
+        stop = threading.Event()
+
+        def drip():  # one header line every 0.1 s, forever (until cut off)
+            try:
+                while not stop.wait(0.1):
+                    sock.sendall(b"X-Drip: 1\r\n")
+            except OSError:
+                pass
+
+        dripper = threading.Thread(target=drip)
+        dripper.start()
+        try:
+            still_serving(serving)
+            assert read_all(sock) == b""
+        finally:
+            stop.set()
+            dripper.join()
+
+
+def test_client_that_hangs_up_mid_request_does_not_hurt_the_server(serving):
+    with connect(serving) as sock:
+        sock.sendall(b"CONNECT /_goRPC_ HTT")
+    still_serving(serving)
