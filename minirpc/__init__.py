@@ -59,11 +59,38 @@ from .errors import (
     ShutdownError,
 )
 from .client import Call, Client, dial, new_client, new_client_with_codec
-from .server import DEFAULT_SERVER, Server, Serving, accept, register, register_name, serve_codec, serve_conn, serve_request
+from .server import (
+    DEFAULT_SERVER,
+    Server,
+    Serving,
+    accept,
+    handle_http,
+    register,
+    register_name,
+    serve_codec,
+    serve_conn,
+    serve_request,
+)
+
+
+
+def dial_http(network: str, address: str, **options):
+    """Go's ``DialHTTP``: dial an RPC server behind an HTTP CONNECT tunnel (see ``minirpc.http``)."""
+    from . import http
+
+    return http.dial_http(network, address, **options)
+
+
+def dial_http_path(network: str, address: str, path: str, **options):
+    """Go's ``DialHTTPPath``: ``dial_http`` on a path of your choice."""
+    from . import http
+
+    return http.dial_http(network, address, path=path, **options)
+
 
 __all__ = [
     "Call", "Client", "dial", "new_client", "new_client_with_codec",
-    "Server", "Serving", "DEFAULT_SERVER", "register", "register_name", "serve_conn", "serve_codec", "serve_request", "accept",
+    "Server", "Serving", "DEFAULT_SERVER", "handle_http", "dial_http", "dial_http_path", "register", "register_name", "serve_conn", "serve_codec", "serve_request", "accept",
     "Request", "Response", "ServerCodec", "ClientCodec", "BodyError", "DEFAULT_MAX_MESSAGE",
     "RPCError", "ServerError", "ShutdownError", "ConnectionLost", "CallTimeout", "CallCancelled", "RegistrationError", "ProtocolError",
 ]

@@ -11,8 +11,8 @@ Each reply (header + body) is written whole under the connection's
 ``sending`` lock.  When the client hangs up, calls still running finish and
 their replies are still sent (a half-closed client gets its answer).
 
-Threads come from a pool (``concurrent.futures.ThreadPoolExecutor``) and take
-turns, *leader/follower* style: the thread that has just read a request hands
+Threads come from a small pool (``_Workers`` below) and take turns,
+*leader/follower* style: the thread that has just read a request hands
 the job of reading the next one to a pool thread, and runs the call itself.
 So a reply never waits for a thread hand-off, which matters at the scale of
 tens of microseconds (see ``benchmarks/``).
@@ -23,8 +23,9 @@ as the error -- and ``Server.close()`` stops everything the server started.
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from . import net
@@ -33,6 +34,67 @@ from .errors import ProtocolError
 from .registry import Method, Registry, Service
 
 _SKIP = object()  # a request that was answered with an error while reading it
+
+
+class _Workers:
+    """Daemon threads started on demand, reused while busy, retired when idle.
+
+    Go starts a goroutine per request; we reuse threads because starting one
+    costs ~50 µs.  Why not ``concurrent.futures.ThreadPoolExecutor``?  Its
+    threads hold up interpreter exit until they finish, and a thread reading
+    an idle connection may never finish; and every job would pay for a Future
+    nobody reads.
+    """
+
+    def __init__(self, name: str, idle_seconds: float = 30.0):
+        self.name, self.idle_seconds = name, idle_seconds
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.lock = threading.Lock()  # protects idle and threads
+        self.idle = 0  # threads waiting for a job that no queued job has claimed yet
+        self.threads: set[threading.Thread] = set()
+        self.started = 0
+
+    def submit(self, fn: Callable, *args: Any) -> None:
+        with self.lock:
+            thread = None
+            if self.idle:
+                self.idle -= 1  # that thread will take this job
+            else:
+                self.started += 1
+                thread = threading.Thread(target=self._work, name=f"{self.name}_{self.started}", daemon=True)
+                self.threads.add(thread)
+        self.jobs.put((fn, args))
+        if thread:
+            thread.start()
+
+    def _work(self) -> None:
+        while True:
+            try:
+                job = self.jobs.get(timeout=self.idle_seconds)
+            except queue.Empty:
+                with self.lock:
+                    if self.idle:  # nobody has claimed this thread: retire it
+                        self.idle -= 1
+                        self.threads.discard(threading.current_thread())
+                        return
+                continue  # a job is on its way to this thread
+            if job is None:
+                return
+            fn, args = job
+            try:
+                fn(*args)
+            except Exception:
+                logging.getLogger("minirpc").exception("rpc: internal error")
+            with self.lock:
+                self.idle += 1
+
+    def shutdown(self) -> None:
+        with self.lock:
+            threads, self.threads = self.threads, set()
+        for _ in threads:
+            self.jobs.put(None)
+        for thread in threads:
+            thread.join()
 
 
 class _Connection:
@@ -60,10 +122,10 @@ class _Connection:
 class Server:
     """Go's ``rpc.Server``: a registry of services plus the loops that serve them."""
 
-    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE, max_threads: int = 4096, name: str = "minirpc-server"):
+    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE, name: str = "minirpc-server"):
         self.registry = Registry()
         self.max_message = max_message
-        self._pool = ThreadPoolExecutor(max_threads, thread_name_prefix=name)
+        self._pool = _Workers(name)
         self._lock = threading.Lock()  # protects _connections and _servings
         self._connections: set[_Connection] = set()
         self._servings: list[Serving] = []
@@ -80,6 +142,14 @@ class Server:
 
     def services(self) -> list[Service]:
         return self.registry.services()
+
+    def handle_http(self, rpc_path: str = "/_goRPC_", debug_path: str = "/debug/rpc", **options: Any) -> Any:
+        """Go's ``HandleHTTP``: an ``http.server`` handler class serving RPC
+        tunnels on ``rpc_path`` and the debug page on ``debug_path``; see
+        ``minirpc.http`` (serve it with ``minirpc.http.start_http``)."""
+        from . import http  # the tunnel is a layer above the server
+
+        return http.handle_http(self, rpc_path, debug_path, **options)
 
     # -- serving ------------------------------------------------------------
 
@@ -218,7 +288,7 @@ class Server:
         for connection in connections:
             connection.codec.close()  # wakes its reader; running calls finish
             connection.finished.wait()
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown()
 
 
 class Serving:
@@ -259,3 +329,4 @@ serve_conn = DEFAULT_SERVER.serve_conn
 serve_codec = DEFAULT_SERVER.serve_codec
 serve_request = DEFAULT_SERVER.serve_request
 accept = DEFAULT_SERVER.accept
+handle_http = DEFAULT_SERVER.handle_http

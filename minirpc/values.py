@@ -176,12 +176,10 @@ def _build_dataclass(value: Any, cls: type, where: str) -> Any:
         return value
     if not isinstance(value, dict):
         raise ValueError(f"{where}: expected {cls.__name__} (an object), got {type(value).__name__}")
-    hints = _field_types(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
-    folded = {n.lower(): n for n in names}
+    hints, folded = _fields(cls)
     kwargs = {}
     for key, item in value.items():
-        name = key if key in names else folded.get(str(key).lower())
+        name = key if key in hints else folded.get(str(key).lower())
         if name is not None:  # unknown keys are ignored, like Go
             kwargs[name] = from_plain(item, hints[name], f"{where}.{name}")
     try:
@@ -191,6 +189,17 @@ def _build_dataclass(value: Any, cls: type, where: str) -> Any:
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
+_FIELDS: dict[type, tuple[dict[str, Any], dict[str, str]]] = {}
+
+
+def _fields(cls: type) -> tuple[dict[str, Any], dict[str, str]]:
+    """(init field name -> type, lower-case name -> name), cached per class."""
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        hints = _field_types(cls)
+        types_ = {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
+        fields = _FIELDS[cls] = (types_, {n.lower(): n for n in types_})
+    return fields
 
 
 def _field_types(cls: type) -> dict[str, Any]:
