@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import re
 import threading
 from typing import Any
 
@@ -47,6 +48,7 @@ def _default(value: Any) -> Any:
     raise TypeError(f"json: unsupported type: {type(value).__name__}")
 
 
+MAX_DEPTH = 512  # nesting a multi-line message may have (one-line messages: Python's limit)
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclass -> its field names, cached
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default).encode
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -124,46 +126,70 @@ def _json_kind(value: Any) -> str:
 class _Reader:
     """Reads one JSON value at a time from a buffered file, with a size limit.
 
-    Go's peers write one value per line, the fast path; a value spread over
-    several lines, or several values on one line, also works.
+    Go's peers write one value per line: the fast path parses each line as it
+    comes.  A value spread over many lines (or several on one line) is
+    collected while a small scanner follows brackets and strings, so each byte
+    is looked at once and the value is parsed once, when it is complete.
     """
+
+    _TOKENS = re.compile(rb'[][{}"]|\\.', re.S)
 
     def __init__(self, rfile: Any, max_message: int):
         self.rfile, self.max_message = rfile, max_message
-        self.pending = ""  # text read but not yet decoded
-        self.decoder = json.JSONDecoder()
+        self.chunks: list[bytes] = []  # the lines of an unfinished value
+        self.size = 0
+        self.depth, self.in_string = 0, False  # the scanner's state
+        self.pushback = b""  # bytes read past the end of the last value
 
     def read(self) -> Any:
         while True:
-            text = self.pending.lstrip()
-            if text:
-                try:
-                    value, end = self.decoder.raw_decode(text)
-                    self.pending = text[end:]
-                    return value
-                except json.JSONDecodeError as e:
-                    if not _maybe_incomplete(e, text):
-                        raise ProtocolError(f"jsonrpc: invalid JSON: {e}") from None
-            line = self.rfile.readline(self.max_message + 1 - len(text))
+            line, self.pushback = self.pushback or self.rfile.readline(self.max_message + 1 - self.size), b""
             if not line:
-                if text:
+                if self.chunks:
                     raise ProtocolError("jsonrpc: unexpected EOF in the middle of a message")
                 raise EOFError
-            if len(text) + len(line) > self.max_message:
+            if self.size + len(line) > self.max_message:
                 raise ProtocolError(f"jsonrpc: message larger than {self.max_message} bytes")
-            if not text:  # fast path: one whole value on one line
-                try:
+            if not self.chunks:
+                if not line.strip():
+                    continue
+                try:  # the fast path: one whole value on one line
                     return json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    pass
-            try:
-                self.pending = text + line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise ProtocolError(f"jsonrpc: invalid UTF-8: {e}") from None
+                except (ValueError, RecursionError):
+                    pass  # incomplete, several values, or invalid: scan it
+            end = self._scan(line)
+            self.chunks.append(line[:end] if end >= 0 else line)
+            self.size += len(line)
+            if end >= 0:
+                data, self.chunks, self.size, self.pushback = b"".join(self.chunks), [], 0, line[end:]
+                return _loads(data)
+
+    def _scan(self, line: bytes) -> int:
+        """Follow brackets; return where the top-level value ends, or -1."""
+        if not self.chunks and not self.depth and line.lstrip()[:1] not in (b"{", b"["):
+            raise ProtocolError(f"jsonrpc: invalid JSON: {line[:60]!r}")
+        for token in self._TOKENS.finditer(line):
+            char = token.group()
+            if self.in_string:
+                self.in_string = char != b'"'
+            elif char == b'"':
+                self.in_string = True
+            elif char in (b"{", b"["):
+                self.depth += 1
+                if self.depth > MAX_DEPTH:
+                    raise ProtocolError(f"jsonrpc: nesting deeper than {MAX_DEPTH}")
+            elif char in (b"}", b"]"):
+                self.depth -= 1
+                if self.depth == 0:
+                    return token.end()
+        return -1
 
 
-def _maybe_incomplete(error: json.JSONDecodeError, text: str) -> bool:
-    return error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated string")
+def _loads(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as e:
+        raise ProtocolError(f"jsonrpc: invalid JSON: {e}") from None
 
 
 class ServerCodec:

@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 ENV.pop("PYTHONWARNINGS", None)
+ENV.pop("MINIRPC_TOKEN", None)
 
 
 def minirpc(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
@@ -126,3 +127,35 @@ def test_help_has_examples_a_student_can_follow():
     assert result.returncode == 0
     assert "python -m minirpc serve minirpc.examples:Arith" in result.stdout
     assert "python -m minirpc call" in result.stdout and "LISTEN" in result.stdout
+
+
+def test_token_from_the_environment():
+    with serve("--http", "--token", "s3cret") as address:
+        env = dict(ENV, MINIRPC_TOKEN="s3cret")
+        result = subprocess.run([sys.executable, "-m", "minirpc", "call", address, "Arith.Multiply", '{"A": 2, "B": 2}',
+                                 "--http"], capture_output=True, text=True, timeout=30, env=env, cwd=ROOT)
+    assert result.stdout == "4\n", result.stderr
+
+
+@pytest.mark.parametrize("http", [[], ["--http"]], ids=["tcp", "http"])
+def test_tls_with_certificate_files(tmp_path, http):
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(tmp_path / "server.key"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "server.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    with serve("--certfile", str(tmp_path / "server.pem"), "--keyfile", str(tmp_path / "server.key"), *http) as address:
+        trusted = minirpc("call", address, "Arith.Multiply", '{"A": 7, "B": 8}', "--cafile", str(tmp_path / "ca.pem"), *http)
+        trustme.CA().cert_pem.write_to_path(str(tmp_path / "other.pem"))
+        stranger = minirpc("call", address, "Arith.Multiply", '{"A": 7, "B": 8}', "--cafile", str(tmp_path / "other.pem"),
+                           "--timeout", "10", *http)
+    assert trusted.stdout == "56\n", trusted.stderr
+    assert stranger.returncode == 1 and "certificate verify failed" in stranger.stderr
+
+
+@pytest.mark.parametrize("a, b, quo, rem", [(17, 5, 3, 2), (-7, 2, -3, -1), (7, -2, -3, 1), (-7, -2, 3, -1)])
+def test_example_divide_truncates_toward_zero_like_go(a, b, quo, rem):
+    from minirpc.examples import Args, Arith, Quotient
+
+    assert Arith().Divide(Args(a, b)) == Quotient(quo, rem)

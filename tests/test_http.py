@@ -200,6 +200,21 @@ def test_user_routes_share_the_port_with_rpc(server):
         still_serving(serving)
 
 
+def test_handler_works_in_a_plain_stdlib_http_server(server):
+    from http.server import ThreadingHTTPServer
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handle_http(server))
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,))
+    thread.start()
+    try:
+        with dial_http("tcp", "127.0.0.1:%d" % httpd.server_address[1]) as client:
+            assert client.call("Arith.Multiply", Args(4, 5), reply_type=int) == 20
+    finally:
+        httpd.shutdown()
+        thread.join()
+        httpd.server_close()
+
+
 # ------------------------------------------------------------------ authentication
 
 

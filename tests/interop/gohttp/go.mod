@@ -1,0 +1,3 @@
+module minirpc.test/gohttp
+
+go 1.19
