@@ -139,6 +139,17 @@ def test_grading_runs_the_solution_checks_not_the_submitted_ones(tmp_path):
     assert _row(_grade(tmp_path, "--as-submitted"), "sneaky.ipynb")[2] != _row(_grade(tmp_path), "sneaky.ipynb")[2]
 
 
+def test_grading_counts_a_deleted_check_cell_as_failed(tmp_path):
+    lab = LABS[0]
+    nb = _read(lab / "solution.ipynb")
+    total = sum(grade.is_check(c) for c in nb.cells)
+    nb.cells = [c for c in nb.cells if grade.grade_id(c, 0) != "check_kv_local"]
+    nbformat.write(nb, tmp_path / "short.ipynb")
+    table = _grade(tmp_path)
+    assert _row(table, "short.ipynb")[2] == f"{total - 1}/{total}", table
+    assert "check_kv_local: check cell missing from the notebook" in table
+
+
 def test_grading_stops_a_notebook_at_its_time_limit(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import time; time.sleep(30)"),

@@ -39,7 +39,7 @@ def int_bytes(i: int) -> str:
 
 def value_part(data: bytes) -> bytes:
     """The last message's payload after its type id (skips definitions)."""
-    dec, pos, last = Decoder(), 0, b""
+    pos, last = 0, b""
     while pos < len(data):
         length, start = gob.get_uint(data, pos)
         last, pos = data[start:start + length], start + length
@@ -87,17 +87,7 @@ def test_point_matches_the_doc_go_example():
     assert gob.encode(Point(22, 33)).hex(" ") == want
 
 
-@dataclass
-class Seventh:  # like codec_test's scalar instructions: the interesting field is number 6 (delta 7)
-    F0: int = 0
-    F1: int = 0
-    F2: int = 0
-    F3: int = 0
-    F4: int = 0
-    F5: int = 0
-    Value: Any = None
-
-
+# codec_test.go's scalar instructions: the interesting field is number 6, so its delta is 7
 @pytest.mark.parametrize("tp, value, want", [(bool, True, "07 01 00"), (int, 17, "07 22 00"),
                                              (float, 17.0, "07 fe 31 40 00"), (str, "hello", "07 05 68 65 6c 6c 6f 00"),
                                              (bytes, b"hello", "07 05 68 65 6c 6c 6f 00")])
@@ -446,3 +436,21 @@ def test_dump_shows_singletons_and_counts():
 
 def test_dump_reports_bad_bytes_instead_of_raising():
     assert "error" in gob.dump(bytes.fromhex("03 ff 82 00"))
+
+
+def test_module_docstring_example_runs():
+    import doctest
+
+    assert doctest.testmod(gob).failed == 0
+
+
+def test_a_dataclass_that_rejects_its_fields_gives_a_gob_error():
+    @dataclass
+    class Positive:
+        X: int = 1
+
+        def __post_init__(self):
+            if self.X <= 0:
+                raise ValueError("X must be positive")
+    with pytest.raises(GobError, match="cannot build Positive: X must be positive"):
+        gob.decode(gob.encode(Point(-1, 0)), Positive)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -123,3 +124,42 @@ def test_close_is_safe_twice(pair):
     client, *_ = pair
     client.close()
     client.close()
+
+
+def test_close_wakes_a_reader_blocked_on_the_connection(pair):
+    client, *_ = pair
+    outcome = []
+
+    def read():
+        try:
+            client.read_response_header()
+        except (EOFError, OSError, ValueError) as e:
+            outcome.append(e)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    client.close()
+    reader.join(timeout=10)
+    assert not reader.is_alive() and outcome
+
+
+def test_concurrent_writers_keep_each_header_with_its_body(pair):
+    client, server, *_ = pair
+    kinds = [(Args, lambda i: Args(i, -i)), (int, lambda i: i), (str, lambda i: str(i)),
+             (list[int], lambda i: [i, i]), (dict[str, int], lambda i: {"k": i})]
+
+    def write(i):
+        tp, make = kinds[i % len(kinds)]
+        server.write_response(Response(f"S.M{i % len(kinds)}", i), make(i), body_type=tp)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    got = {}
+    for _ in range(50):
+        header = client.read_response_header()
+        tp, make = kinds[int(header.service_method[3:])]
+        got[header.seq] = client.read_response_body(tp) == make(header.seq)
+    for t in threads:
+        t.join()
+    assert got == {i: True for i in range(50)}

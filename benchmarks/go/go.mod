@@ -1,0 +1,3 @@
+module minirpc/benchmarks/gobench
+
+go 1.19

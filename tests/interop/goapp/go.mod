@@ -1,0 +1,3 @@
+module minirpc/interop/goapp
+
+go 1.19
