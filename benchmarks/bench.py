@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,7 @@ from minirpc.examples import Args  # noqa: E402
 
 INFLIGHT = 64
 ECHO_SIZE = 64
+REPEAT = 3  # each figure is the median of this many runs (--quick: 1)
 
 
 class Arith:
@@ -65,7 +67,11 @@ def serve(kind: str, codec: str, network: str, address: str) -> None:
     """Start one server, print ``ADDR <address>``, serve until stdin closes."""
     if kind == "echo":
         listener = mnet.listen(network, address)
-        threading.Thread(target=_echo_accept, args=(listener,), daemon=True).start()
+        threading.Thread(target=_accept, args=(listener, _echo), daemon=True).start()
+        addr = mnet.format_address(listener.getsockname())
+    elif kind == "tinyjson":
+        listener = mnet.listen(network, address)
+        threading.Thread(target=_accept, args=(listener, _tiny_json), daemon=True).start()
         addr = mnet.format_address(listener.getsockname())
     elif kind == "minirpc":
         server = mserver.Server()
@@ -110,16 +116,26 @@ def serve(kind: str, codec: str, network: str, address: str) -> None:
     os._exit(0)
 
 
-def _echo_accept(listener: socket.socket) -> None:
+def _accept(listener: socket.socket, handler) -> None:
     while True:
         conn, _ = listener.accept()
         mnet.tune(conn)
-        threading.Thread(target=_echo, args=(conn,), daemon=True).start()
+        threading.Thread(target=handler, args=(conn,), daemon=True).start()
 
 
 def _echo(conn: socket.socket) -> None:
     while data := conn.recv(65536):
         conn.sendall(data)
+
+
+def _tiny_json(conn: socket.socket) -> None:
+    """The least a Python JSON-RPC server can do: readline, loads, add, dumps, sendall."""
+    rfile = conn.makefile("rb")
+    while line := rfile.readline():
+        request = json.loads(line)
+        args = request["params"][0]
+        reply = {"id": request["id"], "result": args["A"] + args["B"], "error": None}
+        conn.sendall(json.dumps(reply).encode() + b"\n")
 
 
 class Subprocess:
@@ -172,6 +188,12 @@ class Row:
 
 
 def latencies(call, n: int) -> tuple[float, float, float]:
+    """(p50 µs, p99 µs, calls/s): each the median over REPEAT runs of ``one_run``."""
+    runs = [one_run(call, n) for _ in range(REPEAT)]
+    return tuple(statistics.median(run[i] for run in runs) for i in range(3))
+
+
+def one_run(call, n: int) -> tuple[float, float, float]:
     """Run ``call()`` n times after a warm-up; return (p50 µs, p99 µs, calls/s)."""
     for _ in range(max(10, n // 10)):
         call()
@@ -211,7 +233,8 @@ def bench_minirpc(name: str, client, n: int) -> Row:
             raise AssertionError("wrong reply")
 
     p50, p99, rate = latencies(one, n)
-    return Row(name, p50, p99, rate, inflight_rate(client, 2 * n))
+    inflight = statistics.median(inflight_rate(client, 2 * n) for _ in range(REPEAT))
+    return Row(name, p50, p99, rate, inflight)
 
 
 def bench_echo(cpu, n) -> Row:
@@ -229,6 +252,14 @@ def bench_echo(cpu, n) -> Row:
             return Row("socket echo (floor)", *latencies(one, n))
         finally:
             sock.close()
+
+
+def bench_tiny_json(cpu, n) -> Row:
+    with python_server("tinyjson", cpu) as srv:
+        with mclient.dial("tcp", srv.address, codec="json") as client:
+            row = bench_minirpc("minimal Python JSON server", client, n)
+    row.inflight_per_s = None  # it answers one request at a time: not comparable
+    return row
 
 
 def bench_minirpc_servers(cpu, n, codecs) -> list[Row]:
@@ -363,7 +394,7 @@ def run_mode(mode: str, n: int, gobench: str | None, go_note: str) -> list[Row]:
     cpu = min(all_cpus) if mode == "pinned" else None
     os.sched_setaffinity(0, {cpu} if cpu is not None else all_cpus)  # this thread and threads it starts
     codecs = [c for c in ("json", "gob") if c in mnet.CODECS]
-    rows = [bench_echo(cpu, n)]
+    rows = [bench_echo(cpu, n), bench_tiny_json(cpu, n)]
     rows += bench_minirpc_servers(cpu, n, codecs)
     if "gob" not in codecs:
         rows.append(Row("minirpc gob", note="skipped: gob codec not present"))
@@ -409,15 +440,20 @@ def print_table(mode: str, rows: list[Row]) -> None:
     floor = find(rows, "socket echo (floor)")
     go_gob = find(rows, "Go net/rpc gob (Go client)")
     print(f"\n== {mode} ==")
+    peers = [r for r in rows if r.name.startswith(("xmlrpc", "grpcio")) and r.p50_us]
+    peer = min(peers, key=lambda r: r.p50_us) if peers else None
     print(f"{'measurement':34} {'p50 µs':>8} {'p99 µs':>8} {'calls/s':>8} {f'{INFLIGHT}-fly/s':>9} "
-          f"{'×floor':>7} {'×Go gob':>7}")
+          f"{'×floor':>7} {'×Go gob':>7} {'×py peer':>8}")
     for r in rows:
         if r.p50_us is None:
             print(f"{r.name:34} {r.note}")
             continue
+        inflight = f"{r.inflight_per_s:9.0f}" if r.inflight_per_s else f"{'-':>9}"
         print(f"{r.name:34} {r.p50_us:8.1f} {r.p99_us:8.1f} {r.calls_per_s:8.0f} "
-              f"{r.inflight_per_s or 0:9.0f} {r.p50_us / floor.p50_us:7.2f} "
-              f"{(r.p50_us / go_gob.p50_us) if go_gob else float('nan'):7.2f}")
+              f"{inflight} {r.p50_us / floor.p50_us:7.2f} "
+              f"{(r.p50_us / go_gob.p50_us) if go_gob else float('nan'):7.2f} "
+              f"{(r.p50_us / peer.p50_us) if peer else float('nan'):8.2f}")
+    print(f"(×py peer: p50 relative to the fastest Python peer, {peer.name if peer else 'none'})")
     print("targets (on TCP; 'minirpc' = gob when present, else JSON):")
     for label, value, limit, higher in targets(rows):
         if value is None:
@@ -453,9 +489,11 @@ def plot(results: dict[str, list[Row]], path: str) -> None:
 
 
 def main(argv=None) -> None:
+    global REPEAT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts, finishes in < 30 s")
     parser.add_argument("--n", type=int, help="calls per latency measurement")
+    parser.add_argument("--repeat", type=int, default=REPEAT, help="runs per figure (the median is shown)")
     parser.add_argument("--modes", default="pinned,unpinned")
     parser.add_argument("--plot", default=str(HERE / "results.png"))
     parser.add_argument("--no-plot", action="store_true")
@@ -468,14 +506,15 @@ def main(argv=None) -> None:
     if args.serve:
         return serve(args.serve, args.codec, args.network, args.address)
 
-    n = args.n or (300 if args.quick else 5000)
+    n = args.n or (300 if args.quick else 3000)
+    REPEAT = 1 if args.quick else args.repeat
     modes = [m for m in args.modes.split(",") if m]
     if "pinned" in modes and not hasattr(os, "sched_setaffinity"):
         print("(no os.sched_setaffinity here: skipping the pinned mode)")
         modes.remove("pinned")
     started = time.perf_counter()
     gobench, go_note = build_go()
-    print(f"minirpc benchmark: {n} calls per latency run, {INFLIGHT} in flight, "
+    print(f"minirpc benchmark: {n} calls per latency run, median of {REPEAT} runs, {INFLIGHT} in flight, "
           f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     print("encode/decode of one request message:")
     for codec, enc, dec in bench_codecs(n):

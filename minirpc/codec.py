@@ -27,7 +27,7 @@ Plug in your own format by writing these four methods; ``minirpc.jsonrpc`` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .errors import ProtocolError
@@ -51,6 +51,9 @@ class Response:
     service_method: str = ""  # echoes the request
     seq: int = 0  # echoes the request
     error: str = ""  # "" means success; otherwise the body is meaningless
+    # Not sent: the method's declared reply type, for codecs that write types
+    # on the wire (gob must say "[]int" even for an empty list).
+    reply_type: Any = field(default=None, compare=False, repr=False)
 
 
 class BodyError(ProtocolError):

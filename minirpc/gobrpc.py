@@ -118,6 +118,7 @@ class ServerCodec(_GobConn):
 
     def write_response(self, response: codec.Response, body: Any, body_type: Any = None) -> None:
         header = Response(response.service_method, response.seq, response.error)
+        body_type = body_type or response.reply_type
         if response.error or body is None:
             body, body_type = InvalidRequest(), None
         self._write(header, body, body_type)

@@ -126,9 +126,10 @@ class Server:
         self.registry = Registry()
         self.max_message = max_message
         self._pool = _Workers(name)
-        self._lock = threading.Lock()  # protects _connections and _servings
+        self._lock = threading.Lock()  # protects _connections, _servings, _closed and Serving.closed
         self._connections: set[_Connection] = set()
         self._servings: list[Serving] = []
+        self._closed = False
 
     # -- registration -----------------------------------------------------
 
@@ -173,8 +174,13 @@ class Server:
     def _start(self, codec: Any, origin: Any = None) -> _Connection:
         connection = _Connection(codec, self._forget, origin)
         with self._lock:
-            self._connections.add(connection)
-        self._pool.submit(self._lead, connection)
+            closed = self._closed or (origin is not None and origin.closed)
+            if not closed:
+                self._connections.add(connection)
+        if closed:  # accepted while closing: hang up at once
+            connection.release()
+        else:
+            self._pool.submit(self._lead, connection)
         return connection
 
     def _forget(self, connection: _Connection) -> None:
@@ -229,10 +235,10 @@ class Server:
             reply, error = method.call(args), ""
         except Exception as e:  # never let a method kill the server
             reply, error = None, str(e) or type(e).__name__
-        self._reply(connection, header, reply, error)
+        self._reply(connection, header, reply, error, method.reply_type)
 
-    def _reply(self, connection: _Connection, header: Request, body: Any, error: str) -> None:
-        response = Response(header.service_method, header.seq, error)
+    def _reply(self, connection: _Connection, header: Request, body: Any, error: str, reply_type: Any = None) -> None:
+        response = Response(header.service_method, header.seq, error, reply_type)
         with connection.sending:
             try:
                 connection.codec.write_response(response, body)
@@ -281,11 +287,11 @@ class Server:
     def close(self) -> None:
         """Stop listening, close every connection, wait for running calls."""
         with self._lock:
-            servings, connections = list(self._servings), list(self._connections)
-            self._servings.clear()
+            self._closed = True  # from now on, _start hangs up at once
+            servings, self._servings = self._servings, []
         for serving in servings:
             serving.close()
-        for connection in connections:
+        for connection in self.connections():
             connection.codec.close()  # wakes its reader; running calls finish
             connection.finished.wait()
         self._pool.shutdown()
@@ -296,6 +302,7 @@ class Serving:
 
     def __init__(self, server: Server, listener: Any, codec: Any, ssl_context: Any):
         self.server, self.listener = server, listener
+        self.closed = False
         self.network = "unix" if isinstance(listener.getsockname(), str) else "tcp"
         self.address = net.format_address(listener.getsockname())
         self._thread = threading.Thread(
@@ -306,6 +313,8 @@ class Serving:
     def close(self) -> None:
         from .codec import close_conn
 
+        with self.server._lock:
+            self.closed = True  # a connection accepted from now on is hung up at once
         close_conn(self.listener)  # shutdown() wakes the blocked accept()
         self._thread.join()
         for connection in self.server.connections(origin=self):

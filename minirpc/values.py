@@ -31,7 +31,8 @@ The value types are Go's, in Python spelling:
 ``Annotated[T, ...]`` counts as ``T`` (the gob codec uses it to say "uint").
 Like Go's encoding/json, a dataclass field also matches a key that differs
 only in case (``"a"`` fills field ``A``); unknown keys are ignored, missing
-fields keep their defaults.
+fields keep their defaults, and ``null`` means the zero value (Go writes
+``null`` for a nil slice or map).
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ def from_plain(value: Any, tp: Any, where: str = "value") -> Any:
     tp = strip_annotated(tp)
     if tp is Any or tp is None:
         return value
+    if value is None and tp is not _NONE and typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return zero_value(tp)  # Go: null leaves the zero value (a nil slice, map or pointer)
     if tp is bool or tp is str:  # exact: True is not an int here, 1 is not a bool
         if type(value) is tp:
             return value
@@ -175,7 +178,7 @@ def _build_dataclass(value: Any, cls: type, where: str) -> Any:
     if isinstance(value, cls):
         return value
     if not isinstance(value, dict):
-        raise ValueError(f"{where}: expected {cls.__name__} (an object), got {type(value).__name__}")
+        raise ValueError(f"{where}: expected an object for type {cls.__name__}, got {type(value).__name__}")
     hints, folded = _fields(cls)
     kwargs = {}
     for key, item in value.items():

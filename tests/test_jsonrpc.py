@@ -168,7 +168,7 @@ def test_malformed_input_closes_the_connection(raw):
 
 def test_wrong_argument_type_is_an_error_and_the_connection_lives(raw):
     reply = exchange(raw, b'{"method":"Arith.Add","params":["seven"],"id":1}\n')
-    assert reply["error"] == "args: expected Args (an object), got str"
+    assert reply["error"] == "args: expected an object for type Args, got str"
     assert exchange(raw, b'{"method":"Arith.Add","params":[{"A":1,"B":1}],"id":2}\n')["result"] == 2
 
 

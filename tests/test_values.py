@@ -30,7 +30,7 @@ def test_a_wrong_field_type_names_the_field():
 
 
 def test_a_non_object_for_a_dataclass_says_what_was_expected():
-    with pytest.raises(ValueError, match=r"args: expected Args \(an object\), got list"):
+    with pytest.raises(ValueError, match=r"args: expected an object for type Args, got list"):
         from_plain([1, 2], Args, "args")
 
 

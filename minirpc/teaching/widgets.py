@@ -143,7 +143,7 @@ class CallConsole:
         self.go_button = w.Button(description=f"Go ×{go_count}", tooltip="N × client.go(...), then wait for all")
         self.reply = w.Label(value="reply: (none yet)")
         self.latency = w.Label(value="")
-        self.wire = w.HTML(value="")
+        self.wire = w.HTML(value="", layout=w.Layout(max_height="24em", overflow="auto"))
         self.log = w.Output(layout=w.Layout(max_height="10em", overflow="auto"))
         self.view = LatencyView()
 

@@ -183,3 +183,39 @@ def test_server_close_returns_while_clients_stay_connected(robust, codec):
     finally:
         for c in clients:
             c.close()
+
+
+def test_client_closed_while_a_blocking_call_reads_the_socket_fails_that_call_promptly(robust, codec):
+    """The blocked caller is the one reading replies (leader/follower): close() must wake it."""
+    target = robust(codec)
+    client = target.dial()
+    errors: list = []
+
+    def blocking_call():
+        try:
+            client.call("Robust.Hang", 1, reply_type=int)
+        except RPCError as e:
+            errors.append(e)
+
+    caller = threading.Thread(target=blocking_call)
+    caller.start()
+    assert target.service.hanging.acquire(timeout=DEADLINE)
+    close_with_deadline(client.close, "Client.close() with a blocked caller")
+    caller.join(PROMPTLY)
+    assert not caller.is_alive(), "the blocked call was not woken by close()"
+    assert len(errors) == 1 and isinstance(errors[0], ShutdownError), errors
+
+
+def test_a_timed_out_call_does_not_strand_a_blocking_call_behind_it(robust, codec):
+    """Thread A reads the socket for its slow call; thread B's call, with a timeout, must still complete."""
+    target = robust(codec)
+    with target.dial() as client:
+        slow = threading.Thread(target=lambda: client.call("Robust.Sleep", 0.3, reply_type=int))
+        slow.start()
+        for i in range(20):
+            assert client.call("Robust.Add", Args(i, 1), reply_type=int, timeout=DEADLINE) == i + 1
+        with pytest.raises(CallTimeout):
+            client.call("Robust.Hang", 0, reply_type=int, timeout=0.05)
+        assert client.call("Robust.Add", Args(5, 5), reply_type=int, timeout=DEADLINE) == 10
+        slow.join(DEADLINE)
+        assert not slow.is_alive()

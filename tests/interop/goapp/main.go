@@ -86,10 +86,30 @@ func (Echo) Map(m map[string]int, r *map[string]int) error {
 	return nil
 }
 
+// BuiltinTypes is from Go's server_test.go: replies that are a map, a slice and an array.
+type BuiltinTypes struct{}
+
+func (BuiltinTypes) Map(args *Args, reply *map[int]int) error {
+	(*reply)[args.A] = args.B
+	return nil
+}
+
+func (BuiltinTypes) Slice(args *Args, reply *[]int) error {
+	*reply = append(*reply, args.A, args.B)
+	return nil
+}
+
+func (BuiltinTypes) Array(args *Args, reply *[2]int) error {
+	(*reply)[0] = args.A
+	(*reply)[1] = args.B
+	return nil
+}
+
 func serve(codec string) {
 	srv := rpc.NewServer()
 	must(srv.Register(new(Arith)))
 	must(srv.Register(new(Echo)))
+	must(srv.Register(BuiltinTypes{}))
 	must(srv.RegisterName("net.rpc.Arith", new(Arith)))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	must(err)
@@ -202,10 +222,10 @@ func client(codec, addr string) {
 	want := SampleNested()
 	var got Nested
 	err = c.Call("Echo.Nested", want, &got)
-	report("nested", err == nil && reflect.DeepEqual(want, got), err, got)
+	report("nested", err == nil && sameButNil(want, got), err, got)
 	got = Nested{}
 	err = c.Call("Echo.Nested", Nested{}, &got)
-	report("zero_struct", err == nil && reflect.DeepEqual(Nested{}, got), err, got)
+	report("zero_struct", err == nil && sameButNil(Nested{}, got), err, got)
 
 	big := bytes.Repeat([]byte{0, 1, 2, 3, 250, 251, 252, 253}, 1<<17)
 	var back []byte
@@ -258,4 +278,41 @@ func main() {
 		fmt.Fprintln(os.Stderr, "unknown mode", os.Args[1])
 		os.Exit(2)
 	}
+}
+
+// sameButNil is reflect.DeepEqual, except that a nil slice or map equals an
+// empty one: Python has no nil slice, so JSON's null comes back as [] (or "").
+func sameButNil(a, b interface{}) bool {
+	return reflect.DeepEqual(emptyToNil(toPlain(a)), emptyToNil(toPlain(b)))
+}
+
+func toPlain(v interface{}) interface{} {
+	data, _ := json.Marshal(v)
+	var plain interface{}
+	_ = json.Unmarshal(data, &plain)
+	return plain
+}
+
+func emptyToNil(v interface{}) interface{} {
+	switch x := v.(type) {
+	case string: // a nil []byte is null, an empty one ""
+		if x == "" {
+			return nil
+		}
+	case []interface{}:
+		if len(x) == 0 {
+			return nil
+		}
+		for i := range x {
+			x[i] = emptyToNil(x[i])
+		}
+	case map[string]interface{}:
+		if len(x) == 0 {
+			return nil
+		}
+		for k := range x {
+			x[k] = emptyToNil(x[k])
+		}
+	}
+	return v
 }
