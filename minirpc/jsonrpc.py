@@ -52,6 +52,7 @@ MAX_DEPTH = 512  # nesting a multi-line message may have (one-line messages: Pyt
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclass -> its field names, cached
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default).encode
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_NEEDS_ESCAPE = re.compile("[<>&\u2028\u2029]")
 
 
 def encode(message: dict) -> bytes:
@@ -60,8 +61,8 @@ def encode(message: dict) -> bytes:
         text = _encode(message)
     except ValueError as e:  # NaN or infinity: Go refuses them too
         raise ValueError(f"json: unsupported value: {e}") from None
-    if any(c in text for c in _GO_ESCAPES):
-        text = "".join(_GO_ESCAPES.get(c, c) for c in text)
+    if _NEEDS_ESCAPE.search(text):
+        text = _NEEDS_ESCAPE.sub(lambda m: _GO_ESCAPES[m.group()], text)
     return text.encode("utf-8") + b"\n"
 
 
@@ -154,7 +155,7 @@ class _Reader:
                 if not line.strip():
                     continue
                 try:  # the fast path: one whole value on one line
-                    return json.loads(line)
+                    return json.loads(line.decode())
                 except (ValueError, RecursionError):
                     pass  # incomplete, several values, or invalid: scan it
             end = self._scan(line)

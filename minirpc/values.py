@@ -41,7 +41,7 @@ import base64
 import dataclasses
 import types
 import typing
-from typing import Any
+from typing import Any, Callable
 
 _NONE = type(None)
 
@@ -101,94 +101,174 @@ def to_plain(value: Any) -> Any:
 
 def from_plain(value: Any, tp: Any, where: str = "value") -> Any:
     """Check ``value`` against ``tp`` and build it; ``ValueError`` names ``where``."""
-    tp = strip_annotated(tp)
+    try:
+        return converter(tp)(value)
+    except _Mismatch as e:
+        raise ValueError(f"{where}{''.join(reversed(e.path))}: {e.detail}") from None
+
+
+class _Mismatch(Exception):
+    """A value that does not fit; each enclosing converter adds its path step."""
+
+    def __init__(self, detail: str):
+        self.detail, self.path = detail, []
+
+
+def _wrong(tp: Any, value: Any) -> _Mismatch:
+    return _Mismatch(f"expected {type_name(tp)}, got {type(value).__name__}")
+
+
+_CONVERTERS: dict[Any, Callable[[Any], Any]] = {}
+
+
+def converter(tp: Any) -> Callable[[Any], Any]:
+    """The function that checks and builds values of ``tp``, made once per type.
+
+    A request is converted on every call, so the decisions that depend only on
+    the type (which kind is it? which fields?) are taken here, once.
+    """
+    conv = _CONVERTERS.get(tp)
+    if conv is None:
+        conv = _CONVERTERS[tp] = _make_converter(strip_annotated(tp))
+    return conv
+
+
+def _make_converter(tp: Any) -> Callable[[Any], Any]:
     if tp is Any or tp is None:
-        return value
-    if value is None and tp is not _NONE and typing.get_origin(tp) not in (typing.Union, types.UnionType):
-        return zero_value(tp)  # Go: null leaves the zero value (a nil slice, map or pointer)
-    if tp is bool or tp is str:  # exact: True is not an int here, 1 is not a bool
-        if type(value) is tp:
-            return value
-    elif tp is int:
-        if type(value) is int:
-            return value
-        if type(value) is float and value.is_integer():  # JSON writers may say 15.0
-            return int(value)
-    elif tp is float:
-        if type(value) in (float, int):
-            return float(value)
-    elif tp is bytes:
-        if isinstance(value, (bytes, bytearray)):
-            return bytes(value)
-        if isinstance(value, str):  # JSON carries []byte as base64, like Go
-            try:
-                return base64.b64decode(value, validate=True)
-            except ValueError:
-                raise ValueError(f"{where}: expected base64 text for bytes") from None
-    elif tp is _NONE:  # "no reply": nil, or Go's empty struct{} placeholder
-        if value is None or value == {}:
-            return None
-    elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _build_dataclass(value, tp, where)
-    else:
-        return _from_generic(value, tp, where)
-    raise ValueError(f"{where}: expected {type_name(tp)}, got {type(value).__name__}")
-
-
-def _from_generic(value: Any, tp: Any, where: str) -> Any:
+        return lambda value: value
+    if tp is _NONE:  # "no reply": nil, or Go's empty struct{} placeholder
+        def none(value):
+            if value is None or value == {}:
+                return None
+            raise _wrong(tp, value)
+        return none
     origin, params = typing.get_origin(tp), typing.get_args(tp)
-    if origin is list:
-        if not isinstance(value, list):
-            raise ValueError(f"{where}: expected {type_name(tp)}, got {type(value).__name__}")
-        return [from_plain(v, params[0], f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ValueError(f"{where}: expected {type_name(tp)}, got {type(value).__name__}")
-        key_type = strip_annotated(params[0])
-        return {
-            _key(k, key_type, where): from_plain(v, params[1], f"{where}[{k!r}]")
-            for k, v in value.items()
-        }
     if origin in (typing.Union, types.UnionType):
-        if value is None and _NONE in params:
+        return _union_converter(tp, params)
+    zero = zero_value  # Go: null leaves the zero value (a nil slice, map or pointer)
+    if tp in (bool, str):  # exact: True is not an int here, 1 is not a bool
+        def exact(value):
+            if type(value) is tp:
+                return value
+            if value is None:
+                return tp()
+            raise _wrong(tp, value)
+        return exact
+    if tp is int:
+        def integer(value):
+            if type(value) is int:
+                return value
+            if type(value) is float and value.is_integer():  # JSON writers may say 15.0
+                return int(value)
+            if value is None:
+                return 0
+            raise _wrong(tp, value)
+        return integer
+    if tp is float:
+        def real(value):
+            if type(value) in (float, int):
+                return float(value)
+            if value is None:
+                return 0.0
+            raise _wrong(tp, value)
+        return real
+    if tp is bytes:
+        def binary(value):
+            if isinstance(value, (bytes, bytearray)):
+                return bytes(value)
+            if isinstance(value, str):  # JSON carries []byte as base64, like Go
+                try:
+                    return base64.b64decode(value, validate=True)
+                except ValueError:
+                    raise _Mismatch("expected base64 text for bytes") from None
+            if value is None:
+                return b""
+            raise _wrong(tp, value)
+        return binary
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass_converter(tp)
+    if origin is list:
+        def sequence(value, elem=params[0]):
+            if type(value) is not list:
+                if value is None:
+                    return []
+                raise _wrong(tp, value)
+            convert, out = converter(elem), []  # looked up here: a type may contain itself
+            try:
+                for item in value:
+                    out.append(convert(item))
+            except _Mismatch as e:
+                e.path.append(f"[{len(out)}]")
+                raise
+            return out
+        return sequence
+    if origin is dict:
+        key_type = strip_annotated(params[0])
+        def mapping(value, value_type=params[1]):
+            if type(value) is not dict:
+                if value is None:
+                    return {}
+                raise _wrong(tp, value)
+            convert_key, convert = converter(key_type), converter(value_type)
+            out = {}
+            for key, item in value.items():
+                try:
+                    if type(key) is str and key_type in (int, float):  # JSON keys are text: "7" for 7
+                        key = _parse_key(key, key_type)
+                    out[convert_key(key)] = convert(item)
+                except _Mismatch as e:
+                    e.path.append(f"[{key!r}]")
+                    raise
+            return out
+        return mapping
+    raise ValueError(f"{type_name(tp)} is not a value type")
+
+
+def _parse_key(key: str, key_type: type) -> Any:
+    try:
+        return key_type(key)
+    except ValueError:
+        raise _Mismatch(f"map key {key!r} is not a {key_type.__name__}") from None
+
+
+def _union_converter(tp: Any, params: tuple) -> Callable[[Any], Any]:
+    members = [p for p in params if p is not _NONE]
+    def union(value):
+        if value is None and len(members) < len(params):
             return None
         errors = []
-        for p in params:
-            if p is _NONE:
-                continue
+        for member in members:
             try:
-                return from_plain(value, p, where)
-            except ValueError as e:
-                errors.append(str(e))
-        raise ValueError(errors[0] if len(errors) == 1 else f"{where}: expected {type_name(tp)}, got {type(value).__name__}")
-    raise ValueError(f"{where}: {type_name(tp)} is not a value type")
+                return converter(member)(value)
+            except _Mismatch as e:
+                errors.append(e)
+        raise errors[0] if len(errors) == 1 else _wrong(tp, value)
+    return union
 
 
-def _key(key: Any, key_type: Any, where: str) -> Any:
-    """JSON object keys are always text; Go's map[int]V sends "7" for 7."""
-    if isinstance(key, str) and key_type in (int, float):
+def _dataclass_converter(cls: type) -> Callable[[Any], Any]:
+    def build(value):
+        if type(value) is not dict:
+            if isinstance(value, cls):
+                return value
+            if value is None:
+                return zero_value(cls)
+            raise _Mismatch(f"expected an object for type {cls.__name__}, got {type(value).__name__}")
+        types_, folded = _fields(cls)
+        kwargs = {}
+        for key, item in value.items():
+            name = key if key in types_ else folded.get(str(key).lower())
+            if name is not None:  # unknown keys are ignored, like Go
+                try:
+                    kwargs[name] = converter(types_[name])(item)
+                except _Mismatch as e:
+                    e.path.append(f".{name}")
+                    raise
         try:
-            key = key_type(key)
-        except ValueError:
-            raise ValueError(f"{where}: map key {key!r} is not a {key_type.__name__}") from None
-    return from_plain(key, key_type, f"{where} key")
-
-
-def _build_dataclass(value: Any, cls: type, where: str) -> Any:
-    if isinstance(value, cls):
-        return value
-    if not isinstance(value, dict):
-        raise ValueError(f"{where}: expected an object for type {cls.__name__}, got {type(value).__name__}")
-    hints, folded = _fields(cls)
-    kwargs = {}
-    for key, item in value.items():
-        name = key if key in hints else folded.get(str(key).lower())
-        if name is not None:  # unknown keys are ignored, like Go
-            kwargs[name] = from_plain(item, hints[name], f"{where}.{name}")
-    try:
-        return cls(**kwargs)
-    except TypeError as e:  # a field without a default was missing
-        raise ValueError(f"{where}: cannot build {cls.__name__}: {e}") from None
+            return cls(**kwargs)
+        except TypeError as e:  # a field without a default was missing
+            raise _Mismatch(f"cannot build {cls.__name__}: {e}") from None
+    return build
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
