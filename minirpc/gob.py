@@ -1,20 +1,29 @@
 """Go's gob wire format, sans-IO: bytes in, Python values out (and back).
 
 gob is Go's own self-describing binary format and net/rpc's default codec.
-This module speaks it byte for byte (see ``$(go env GOROOT)/src/encoding/gob/doc.go``).
+This module speaks it byte for byte; the spec is
+``$(go env GOROOT)/src/encoding/gob/doc.go``.  Read it top to bottom:
+numbers, type definitions, Python types, encoding, decoding.
 
-The stream is a sequence of messages.  Each message is ``uint(length)`` then
-``int(type id)`` then the payload.  A *negative* id means "here is the
-definition of type -id" (a ``wireType`` struct); a positive id means "here is
-a value of that type".  An encoder sends each type's definition once per
-stream, just before its first value, and both sides remember the ids per
-stream and per direction (Go's order: the outer type's definition first, then
-those of its fields or elements).  Ids 1..63 are built in (bool 1, int 2, uint 3,
-float 4, []byte 5, string 6, complex 7, interface 8, wireType 16 ... 24);
-users' types start at 65.  Go hands ids out process-wide, so a decoder must
+1. The stream
+-------------
+A gob stream is a sequence of messages, each ``uint(length)`` then
+``int(type id)`` then the payload::
+
+    message  = uint(length) int(id) payload
+    id < 0   the payload is the *definition* of type -id (a ``wireType`` struct)
+    id > 0   the payload is a *value* of type id
+
+An encoder sends each type's definition once per stream, just before the first
+value that needs it, so both ends keep a table of ids per stream and per
+direction.  Ids 1..63 are built in (bool 1, int 2, uint 3, float 4, []byte 5,
+string 6, complex 7, interface 8; the types that describe types are 16..24);
+user types start at 65.  Go hands ids out process-wide, so a decoder must
 accept any id the peer defines, not just 65, 66, ...
 
-Numbers::
+2. Numbers (everything is built from these)
+-------------------------------------------
+::
 
     uint   < 128: one byte.  Otherwise a byte holding -(byte count), then the
            value big-endian with no leading zeros: 256 -> FE 01 00.
@@ -23,37 +32,43 @@ Numbers::
            "round" numbers are short: 17.0 -> FE 31 40.
     bool   uint 0 or 1.   string, []byte: uint length then the raw bytes.
 
-Composites: a slice is a count then every element; a map is a count then
-key, value, key, value...; a struct is a list of (field delta, value) pairs
-ended by a 0 delta.  The delta is how far the field number moved (numbering
-starts at -1), so fields holding their zero value are simply left out.  A
-value that is not a struct is sent at top level as if it were field 0 of a
-struct, i.e. a 0 byte and then the value ("singleton").  Pointers are
-invisible on the wire: a nil pointer is a left-out field.
+3. Composite values
+-------------------
+A slice is a count then every element; a map is a count then key, value,
+key, value...; a struct is a list of (field delta, value) pairs ended by a 0
+delta.  The delta is how far the field number moved (numbering starts at -1),
+so fields holding their zero value are simply left out.  A value that is not a
+struct is sent at top level as if it were field 0 of a struct: a 0 byte, then
+the value (a "singleton").  Pointers are invisible: a nil pointer is a
+left-out field.
 
-Python <-> gob types (for ``Encoder.encode(value, type)`` and ``decode(type)``)::
+4. Python <-> gob types (``Encoder.encode(value, type)``, ``decode(data, type)``)
+---------------------------------------------------------------------------------
+::
 
-    dataclass            struct, Go type name = cls.__name__ (or cls.__gob_name__);
-                         fields matched by exact name, like Go.  Fields whose
-                         names start with "_" are not sent.
-    int                  int (int64); annotate Uint (uint64), Uint32, Int32 for others
-    float                float64;     annotate Float32 for float32
+    Python               gob / Go
+    dataclass            struct named cls.__name__ (or cls.__gob_name__); fields
+                         matched by exact name, like Go; "_names" are not sent
+    int                  int (int64); annotate Uint (uint64), Uint32, Int32
+    float                float64;     annotate Float32
     bool, str, bytes     bool, string, []byte
     complex              complex128
     list[T]              []T  (Go arrays [N]T decode into lists too)
     dict[K, V]           map[K]V
     Optional[T]          *T: None is a left-out struct field
 
-With ``type=None`` the encoder infers: bool/int/float/str/bytes/complex as
-above, a dataclass instance is a struct, a list is a slice and a dict is a
-*map* (never a struct); empty lists/dicts need an explicit type.  Decoding
-with ``type=None`` gives plain values: structs become dicts keyed by Go field
-name.  Decoding into a dataclass fills fields present on the wire and gives
-the rest their zero value (or their default if the wire type lacks them).
-An ``int`` target accepts wire int and uint; other kinds must match.
-Strings use UTF-8 with "surrogateescape", so any Go byte string round-trips.
-Interface values are not supported (an interface field is fine while nil).
-Empty dicts in struct fields are left out like Go's nil maps.
+With ``type=None`` the encoder infers the type: a dataclass instance is a
+struct, a list a slice, a dict a *map* (never a struct); empty lists and dicts
+need an explicit type.  Decoding with ``type=None`` gives plain values
+(structs become dicts keyed by Go field name).  Decoding into a dataclass
+fills the fields present on the wire; the rest get their zero value, or their
+default when the sender's type lacks them.  An ``int`` target accepts wire
+int and uint; other kinds must match.  Strings use UTF-8 with
+"surrogateescape", so any Go byte string round-trips.
+
+Refused: interface values (``Any``, unions) -- a Go interface carries a
+registered type name that Python cannot resolve safely; an interface field is
+fine while nil.  Empty dicts in struct fields are left out like Go's nil maps.
 
 Example (the Point of doc.go)::
 
@@ -66,11 +81,17 @@ Example (the Point of doc.go)::
     (Point(X=22, Y=33), {'X': 22, 'Y': 33})
     >>> listing = dump(data)                     # an annotated listing, message by message
 
-Safety: messages longer than ``max_message`` are refused from their length
-prefix; counts are checked against the bytes left before anything is
+5. Limits (a decoder reads bytes from strangers)
+------------------------------------------------
+Messages longer than ``max_message`` are refused from their length prefix;
+every count and length is checked against the bytes left before anything is
 allocated; nesting deeper than ``max_depth`` and more than ``max_types``
-definitions per stream are refused; unknown ids are rejected.  Every decoding
-failure raises ``GobError``.
+definitions per stream are refused; unknown type ids are rejected.  Every
+decoding failure raises ``GobError``.
+
+Speed: each (type, target) pair is compiled once into a plan -- a closure
+that writes or reads that one type -- so encoding a value is a walk over
+prebuilt functions, not a fresh inspection of the dataclass.
 """
 
 from __future__ import annotations
@@ -91,20 +112,18 @@ DEFAULT_MAX_MESSAGE = 32 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 100  # Go allows 10000; Python's stack is smaller
 DEFAULT_MAX_TYPES = 1000  # type definitions accepted per stream
 FIRST_USER_ID = 65
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 class GobError(ProtocolError):
     """Bytes that are not valid gob, or a value that cannot be gob-encoded."""
 
 
+@dataclasses.dataclass(frozen=True)
 class GoKind:
     """Marks a Python int/float as a specific Go number type: ``Annotated[int, GoKind("uint64")]``."""
 
-    def __init__(self, name: str):
-        self.name = name
-
-    def __repr__(self):
-        return f"GoKind({self.name!r})"
+    name: str
 
 
 Uint = Annotated[int, GoKind("uint64")]
@@ -130,16 +149,15 @@ def put_int(out: bytearray, i: int) -> None:
 
 def get_uint(data: bytes, pos: int) -> tuple[int, int]:
     """Read a uint at ``pos``; return (value, position after it)."""
-    b = data[pos]  # IndexError at the end: the caller reports a short message
+    b = data[pos]  # IndexError at the end: the Decoder reports a short message
     if b < 0x80:
         return b, pos + 1
     n = 256 - b
-    end = pos + 1 + n
-    if n > 8:
+    if n > 8:  # a uint is at most 8 bytes: anything longer is corrupt
         raise GobError("gob: encoded unsigned integer out of range")
-    if end > len(data):
+    if pos + 1 + n > len(data):
         raise IndexError
-    return int.from_bytes(data[pos + 1:end], "big"), end
+    return int.from_bytes(data[pos + 1:pos + 1 + n], "big"), pos + 1 + n
 
 
 def get_int(data: bytes, pos: int) -> tuple[int, int]:
@@ -151,18 +169,18 @@ def is_type_definition(payload: bytes) -> bool:
     """Does this message payload start with a negative type id (a definition)?"""
     b = payload[0] if payload else 0
     last = b if b < 0x80 else (payload[256 - b] if 256 - b < len(payload) else 0)
-    return bool(last & 1)  # a negative int has the low bit of its uint form set
+    return bool(last & 1)  # a negative int has the low bit of its zig-zag form set
 
 
 def float_to_uint(f: float) -> int:
-    return int.from_bytes(struct.pack("<d", f), "big")  # = bits with bytes reversed
+    return int.from_bytes(struct.pack("<d", f), "big")  # = the bits with their bytes reversed
 
 
 def uint_to_float(u: int) -> float:
     return struct.unpack("<d", u.to_bytes(8, "big"))[0]
 
 
-# ---------------------------------------------------------------- wire types
+# ---------------------------------------------------------------- type definitions
 
 
 @dataclasses.dataclass
@@ -194,12 +212,13 @@ class WireType:
 _BOOL, _INT, _UINT, _FLOAT, _BYTES, _STRING, _COMPLEX, _INTERFACE = range(1, 9)
 _BUILTIN_NAMES = {1: "bool", 2: "int", 3: "uint", 4: "float", 5: "[]byte", 6: "string",
                   7: "complex", 8: "interface"}
-# The type definitions themselves are gob structs with fixed ids (the bootstrap).
-_KIND_FIELDS = ("array", "slice", "struct", "map", "gobencoder", "binary", "text")
-_WIRE_FIELDS = ("ArrayT", "SliceT", "StructT", "MapT", "GobEncoderT", "BinaryMarshalerT", "TextMarshalerT")
+# A definition is itself a gob value: a wireType struct with exactly one field set,
+# saying which kind of type it defines.  wireType's own field names, in order:
+_WIRE_FIELDS = {"ArrayT": "array", "SliceT": "slice", "StructT": "struct", "MapT": "map",
+                "GobEncoderT": "gobencoder", "BinaryMarshalerT": "binary", "TextMarshalerT": "text"}
+# The types that describe types are never sent: every decoder knows them (the bootstrap).
 _BOOTSTRAP = {
-    16: WireType("struct", "wireType", 16, [("ArrayT", 17), ("SliceT", 19), ("StructT", 20), ("MapT", 23),
-                                           ("GobEncoderT", 24), ("BinaryMarshalerT", 24), ("TextMarshalerT", 24)]),
+    16: WireType("struct", "wireType", 16, list(zip(_WIRE_FIELDS, (17, 19, 20, 23, 24, 24, 24)))),
     17: WireType("struct", "arrayType", 17, [("CommonType", 18), ("Elem", _INT), ("Len", _INT)]),
     18: WireType("struct", "CommonType", 18, [("Name", _STRING), ("Id", _INT)]),
     19: WireType("struct", "sliceType", 19, [("CommonType", 18), ("Elem", _INT)]),
@@ -217,55 +236,49 @@ def _wire_type_from_plain(tid: int, w: dict) -> WireType:
     if len(present) != 1:
         raise GobError(f"gob: type definition {tid} must describe exactly one kind of type")
     body = w[present[0]]
-    common = body.get("CommonType", {})
-    t = WireType(_KIND_FIELDS[_WIRE_FIELDS.index(present[0])], common.get("Name", ""), tid)
-    t.fields = [(f.get("Name", ""), f.get("Id", 0)) for f in body.get("Field", [])]
-    t.elem, t.key, t.len = body.get("Elem", 0), body.get("Key", 0), body.get("Len", 0)
-    if any(not name for name, _ in t.fields):
+    fields = [(f.get("Name", ""), f.get("Id", 0)) for f in body.get("Field", [])]
+    if any(not name for name, _ in fields):
         raise GobError(f"gob: empty field name in type definition {tid}")
-    return t
+    return WireType(_WIRE_FIELDS[present[0]], body.get("CommonType", {}).get("Name", ""), tid,
+                    fields, body.get("Elem", 0), body.get("Key", 0), body.get("Len", 0))
+
+
+def _put_plain_struct(out: bytearray, values) -> None:
+    """Encode a bootstrap struct given its field values in order: ints, strs,
+    tuples (nested structs) and lists of tuples (slices of structs).  Zero
+    values are left out, exactly as for any other struct."""
+    last = -1
+    for i, v in enumerate(values):
+        if v is None or (not v and not isinstance(v, tuple)):
+            continue
+        out.append(i - last)  # the field delta (always < 128 here)
+        last = i
+        if isinstance(v, int):
+            put_int(out, v)
+        elif isinstance(v, str):
+            put_uint(out, len(v.encode()))
+            out += v.encode()
+        elif isinstance(v, tuple):
+            _put_plain_struct(out, v)
+        else:
+            put_uint(out, len(v))
+            for item in v:
+                _put_plain_struct(out, item)
+    out.append(0)
 
 
 def _wire_type_bytes(t: WireType) -> bytes:
-    """Encode a type definition message payload: int(-id) then the wireType struct."""
+    """A definition message's payload: int(-id), then the wireType struct."""
     out = bytearray()
     put_int(out, -t.id)
-    out.append(1 + ("array", "slice", "struct", "map").index(t.kind))  # which wireType field
-    out.append(1)  # field 0 of the inner type: CommonType
-    if t.name:
-        out.append(1)
-        put_uint(out, len(t.name.encode()))
-        out += t.name.encode()
-    out.append(1 if t.name else 2)  # Id (delta 2 when Name was left out)
-    put_int(out, t.id)
-    out.append(0)  # end of CommonType
-    if t.kind == "struct" and t.fields:
-        out.append(1)  # Field []fieldType
-        put_uint(out, len(t.fields))
-        for name, fid in t.fields:
-            raw = name.encode()
-            out.append(1)
-            put_uint(out, len(raw))
-            out += raw
-            out.append(1)
-            put_int(out, fid)
-            out.append(0)
-    elif t.kind in ("slice", "array"):
-        out.append(1)
-        put_int(out, t.elem)
-        if t.kind == "array" and t.len:
-            out.append(1)
-            put_int(out, t.len)
-    elif t.kind == "map":
-        out += b"\x01"
-        put_int(out, t.key)
-        out += b"\x01"
-        put_int(out, t.elem)
-    out += b"\x00\x00"  # end of the inner type, end of wireType
+    common = (t.name, t.id)
+    inner = {"array": (common, t.elem, t.len), "slice": (common, t.elem),
+             "struct": (common, t.fields), "map": (common, t.key, t.elem)}[t.kind]
+    _put_plain_struct(out, [inner if kind == t.kind else None for kind in ("array", "slice", "struct", "map")])
     return bytes(out)
 
 
-# ---------------------------------------------------------------- Python types
+# ---------------------------------------------------------------- Python types -> Go types
 
 
 class _Mismatch(GobError):
@@ -280,21 +293,32 @@ class _Mismatch(GobError):
         return top + "".join(p if p.startswith("[") else "." + p for p in self.path)
 
 
+def _wrong(want: str, v) -> _Mismatch:
+    return _Mismatch(f"expected {want}, got {type(v).__name__}")
+
+
 @dataclasses.dataclass(eq=False)
 class _Field:
     name: str
     spec: "_Spec"
     optional: bool  # Optional[T]: a Go pointer, None is a left-out field
-    default: Any  # for decoding into a class whose wire type lacks the field
+    default: Any  # a factory, for decoding into a class whose wire type lacks the field
+
+
+_BUILTIN_IDS = {"bool": 1, "int": 2, "uint": 3, "float": 4, "bytes": 5, "string": 6, "complex": 7}
+_GO_NAMES = {("bool", 64): "bool", ("string", 64): "string", ("bytes", 64): "[]uint8",
+             ("complex", 64): "complex128", ("int", 64): "int"}
+_ZEROS = {"bool": False, "int": 0, "uint": 0, "float": 0.0, "complex": 0j, "string": "", "bytes": b""}
 
 
 class _Spec:
-    """A Python type normalised to the Go type it stands for (one object per Go type)."""
+    """A Python type normalised to the Go type it stands for (one interned object per Go type)."""
 
     def __init__(self, kind, bits=64, elem=None, key=None, cls=None):
         self.kind, self.bits, self.elem, self.key, self.cls = kind, bits, elem, key, cls
-        self.builtin_id = {"bool": 1, "int": 2, "uint": 3, "float": 4, "bytes": 5, "string": 6,
-                           "complex": 7}.get(kind, 0)
+        self.builtin_id = _BUILTIN_IDS.get(kind, 0)  # int32 is sent as int: only the range differs
+        # [lo, hi) for sized integers
+        self.range = (-(1 << (bits - 1)), 1 << (bits - 1)) if kind == "int" else (0, 1 << bits)
         self._fields = None
 
     @property
@@ -302,18 +326,15 @@ class _Spec:
         """Go's reflect Name(): only our structs are named types."""
         return getattr(self.cls, "__gob_name__", self.cls.__name__) if self.kind == "struct" else ""
 
-    def go_string(self, package: str) -> str:
-        """Go's reflect String(), used by Go as the name of unnamed field types."""
+    def go_string(self, package: str = "") -> str:
+        """Go's reflect String(), which Go uses as the name of unnamed field types."""
         if self.kind == "struct":
             return f"{package}.{self.name}" if package else self.name
         if self.kind == "slice":
             return "[]" + self.elem.go_string(package)
         if self.kind == "map":
             return f"map[{self.key.go_string(package)}]{self.elem.go_string(package)}"
-        simple = {"bool": "bool", "string": "string", "bytes": "[]uint8", "complex": "complex128"}
-        if self.kind in simple:
-            return simple[self.kind]
-        return "int" if (self.kind, self.bits) == ("int", 64) else f"{self.kind}{self.bits}"
+        return _GO_NAMES.get((self.kind, self.bits)) or f"{self.kind}{self.bits}"  # e.g. uint32
 
     def fields(self) -> list[_Field]:
         if self._fields is None:  # computed lazily so recursive dataclasses work
@@ -334,22 +355,30 @@ class _Spec:
             self._fields = fields
         return self._fields
 
-    def describe(self) -> str:
-        return self.go_string("")
+    def zero(self, optional: bool = False):
+        """A factory for this type's zero value (None for a pointer)."""
+        if optional:
+            return lambda: None
+        if self.kind in ("slice", "map"):
+            return list if self.kind == "slice" else dict
+        if self.kind == "struct":
+            return lambda: self.cls(**{f.name: f.spec.zero(f.optional)() for f in self.fields()})
+        return lambda value=_ZEROS[self.kind]: value
 
 
-_INTERNED: dict = {}
-_BY_TYPE: dict = {}
+_INTERNED: dict = {}  # (kind, bits, elem, key, cls) -> _Spec
+_BY_TYPE: dict = {}  # Python annotation -> _Spec
 _GO_KINDS = {"int": ("int", 64), "int64": ("int", 64), "int32": ("int", 32), "uint": ("uint", 64),
              "uint64": ("uint", 64), "uint32": ("uint", 32), "float64": ("float", 64), "float32": ("float", 32)}
+_SIMPLE = {bool: "bool", int: "int", float: "float", complex: "complex", str: "string",
+           bytes: "bytes", bytearray: "bytes"}
 
 
 def _intern(kind, bits=64, elem=None, key=None, cls=None) -> _Spec:
     k = (kind, bits, elem, key, cls)
-    spec = _INTERNED.get(k)
-    if spec is None:
-        spec = _INTERNED[k] = _Spec(kind, bits, elem, key, cls)
-    return spec
+    if k not in _INTERNED:
+        _INTERNED[k] = _Spec(kind, bits, elem, key, cls)
+    return _INTERNED[k]
 
 
 def _unwrap_optional(tp) -> tuple[Any, bool]:
@@ -365,36 +394,31 @@ def spec_of(tp) -> _Spec:
     """The Go type a Python annotation stands for."""
     try:
         return _BY_TYPE[tp]
-    except (KeyError, TypeError):
+    except (KeyError, TypeError):  # TypeError: an unhashable annotation, never cached
         pass
-    spec = _make_spec(tp)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Annotated:
+        kinds = [m for m in tp.__metadata__ if isinstance(m, GoKind)]
+        spec = _intern(*_GO_KINDS[kinds[0].name]) if kinds else spec_of(args[0])
+    elif origin in (typing.Union, _types.UnionType):
+        spec = spec_of(_unwrap_optional(tp)[0])  # pointers are transparent
+    elif tp in _SIMPLE:
+        spec = _intern(_SIMPLE[tp])
+    elif origin is list and args:
+        spec = _intern("slice", elem=spec_of(args[0]))
+    elif origin is dict and len(args) == 2:
+        spec = _intern("map", key=spec_of(args[0]), elem=spec_of(args[1]))
+    elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        spec = _intern("struct", cls=tp)
+    elif tp is Any or tp is object:
+        raise GobError("gob: interface values are not supported; use a concrete type")
+    else:
+        raise GobError(f"gob: no gob type for {tp!r}")
     try:
         _BY_TYPE[tp] = spec
     except TypeError:
         pass
     return spec
-
-
-def _make_spec(tp) -> _Spec:
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is Annotated:
-        kinds = [m for m in tp.__metadata__ if isinstance(m, GoKind)]
-        return _intern(*_GO_KINDS[kinds[0].name]) if kinds else spec_of(args[0])
-    if origin in (typing.Union, _types.UnionType):
-        return spec_of(_unwrap_optional(tp)[0])  # pointers are transparent
-    simple = {bool: "bool", int: "int", float: "float", complex: "complex", str: "string",
-              bytes: "bytes", bytearray: "bytes"}
-    if tp in simple:
-        return _intern(simple[tp])
-    if origin is list and args:
-        return _intern("slice", elem=spec_of(args[0]))
-    if origin is dict and len(args) == 2:
-        return _intern("map", key=spec_of(args[0]), elem=spec_of(args[1]))
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _intern("struct", cls=tp)
-    if tp is Any or tp is object:
-        raise GobError("gob: interface values are not supported; use a concrete type")
-    raise GobError(f"gob: no gob type for {tp!r}")
 
 
 def infer_spec(value) -> _Spec:
@@ -403,16 +427,14 @@ def infer_spec(value) -> _Spec:
     spec = _BY_TYPE.get(t)
     if spec is not None:
         return spec
-    if t in (bool, int, float, complex, str, bytes, bytearray):
-        return spec_of(t)
-    if dataclasses.is_dataclass(value):
+    if t in _SIMPLE or dataclasses.is_dataclass(value):
         return spec_of(t)
     if isinstance(value, (list, tuple)):
         return _intern("slice", elem=_one_spec(value, "list"))
     if isinstance(value, dict):
         return _intern("map", key=_one_spec(value.keys(), "dict key"),
                        elem=_one_spec(value.values(), "dict value"))
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool):  # e.g. an IntEnum
         return spec_of(int)
     raise GobError(f"gob: cannot encode a value of type {t.__name__}")
 
@@ -426,131 +448,88 @@ def _one_spec(values, what) -> _Spec:
 
 
 # ---------------------------------------------------------------- encoding plans
+# A plan is function(out: bytearray, value): it checks the value's type and appends
+# its bytes.  Plans depend only on the Python type, so they are shared by all streams.
 
-_ENC_PLANS: dict = {}  # _Spec -> function(out: bytearray, value); the same for every stream
-
-
-# protects _BUILDING and the building of plans: connections encode on many threads.  A
-# recursive type's half-built plan (a forwarder) lives in _BUILDING, seen only under the lock.
-_PLAN_LOCK = threading.RLock()
-_BUILDING: dict = {}
-
-
-def _enc_plan(spec: _Spec):
-    plan = _ENC_PLANS.get(spec)
-    if plan is None:
-        with _PLAN_LOCK:
-            plan = _ENC_PLANS.get(spec) or _BUILDING.get(spec)
-            if plan is None:
-                cell = []
-                _BUILDING[spec] = lambda out, v: cell[0](out, v)
-                try:
-                    cell.append(_make_enc_plan(spec))
-                finally:
-                    del _BUILDING[spec]
-                plan = _ENC_PLANS[spec] = cell[0]
-    return plan
+def _enc_bool(out, v):
+    if type(v) is not bool:
+        raise _wrong("bool", v)
+    out.append(v)
 
 
-def _wrong(want: str, v) -> _Mismatch:
-    return _Mismatch(f"expected {want}, got {type(v).__name__}")
+def _enc_complex(out, v):
+    if not isinstance(v, (int, float, complex)) or isinstance(v, bool):
+        raise _wrong("complex", v)
+    v = complex(v)
+    put_uint(out, float_to_uint(v.real))
+    put_uint(out, float_to_uint(v.imag))
 
 
-def _make_enc_plan(spec: _Spec):
-    kind = spec.kind
-    if kind in ("int", "uint"):
-        lo, hi = (-(1 << (spec.bits - 1)), 1 << (spec.bits - 1)) if kind == "int" else (0, 1 << spec.bits)
-        gname = spec.go_string("")
+def _enc_string(out, v):
+    if type(v) is not str:
+        raise _wrong("str", v)
+    raw = v.encode("utf-8", "surrogateescape")
+    put_uint(out, len(raw))
+    out += raw
 
-        def enc_integer(out, v):
-            if type(v) is not int:
-                if not isinstance(v, int) or isinstance(v, bool):
-                    raise _wrong("int", v)
-                v = int(v)
-            if not lo <= v < hi:
-                raise _Mismatch(f"{v} out of range for {gname}")
-            u = v if kind == "uint" else (v << 1 if v >= 0 else (~v << 1) | 1)
-            if u < 0x80:
-                out.append(u)
-            else:
-                n = (u.bit_length() + 7) >> 3
-                out.append(256 - n)
-                out += u.to_bytes(n, "big")
-        return enc_integer
-    if kind == "float":
-        limit = 3.4028234663852886e38 if spec.bits == 32 else None
 
-        def enc_float(out, v):
-            if type(v) is not float:
-                if not isinstance(v, (int, float)) or isinstance(v, bool):
-                    raise _wrong("float", v)
-                v = float(v)
-            if limit and abs(v) > limit and abs(v) != float("inf"):
-                raise _Mismatch(f"{v} out of range for float32")
-            put_uint(out, float_to_uint(v))
-        return enc_float
-    if kind == "bool":
-        def enc_bool(out, v):
-            if type(v) is not bool:
-                raise _wrong("bool", v)
-            out.append(v)
-        return enc_bool
-    if kind == "complex":
-        def enc_complex(out, v):
-            if not isinstance(v, (int, float, complex)) or isinstance(v, bool):
-                raise _wrong("complex", v)
-            v = complex(v)
-            put_uint(out, float_to_uint(v.real))
-            put_uint(out, float_to_uint(v.imag))
-        return enc_complex
-    if kind == "string":
-        def enc_string(out, v):
-            if type(v) is not str:
-                raise _wrong("str", v)
-            raw = v.encode("utf-8", "surrogateescape")
-            put_uint(out, len(raw))
-            out += raw
-        return enc_string
-    if kind == "bytes":
-        def enc_bytes(out, v):
-            if not isinstance(v, (bytes, bytearray, memoryview)):
-                raise _wrong("bytes", v)
-            put_uint(out, len(v))
-            out += v
-        return enc_bytes
-    if kind == "slice":
-        elem = _enc_plan(spec.elem)
+def _enc_bytes(out, v):
+    if not isinstance(v, (bytes, bytearray, memoryview)):
+        raise _wrong("bytes", v)
+    put_uint(out, len(v))
+    out += v
 
-        def enc_slice(out, v):
-            if not isinstance(v, (list, tuple)):
-                raise _wrong("list", v)
-            put_uint(out, len(v))
-            for i, x in enumerate(v):
-                try:
-                    elem(out, x)
-                except _Mismatch as e:
-                    e.path.insert(0, f"[{i}]")
-                    raise
-        return enc_slice
-    if kind == "map":
-        key, elem = _enc_plan(spec.key), _enc_plan(spec.elem)
 
-        def enc_map(out, v):
-            if not isinstance(v, dict):
-                raise _wrong("dict", v)
-            put_uint(out, len(v))
-            for k, x in v.items():
-                try:
+def _enc_integer(spec: _Spec):
+    (lo, hi), signed, gname = spec.range, spec.kind == "int", spec.go_string()
+
+    def enc_integer(out, v):
+        if type(v) is not int:
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise _wrong("int", v)
+            v = int(v)
+        if not lo <= v < hi:
+            raise _Mismatch(f"{v} out of range for {gname}")
+        put_uint(out, (v << 1 if v >= 0 else (~v << 1) | 1) if signed else v)
+    return enc_integer
+
+
+def _enc_float(spec: _Spec):
+    limit = FLOAT32_MAX if spec.bits == 32 else float("inf")
+
+    def enc_float(out, v):
+        if type(v) is not float:
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise _wrong("float", v)
+            v = float(v)
+        if limit < abs(v) < float("inf"):
+            raise _Mismatch(f"{v} out of range for float32")
+        put_uint(out, float_to_uint(v))
+    return enc_float
+
+
+def _enc_collection(spec: _Spec):
+    """A slice is its count then each element; a map its count then key, value, key, value..."""
+    is_map = spec.kind == "map"
+    key, elem = _enc_plan(spec.key) if is_map else None, _enc_plan(spec.elem)
+    accepted, want = (dict, "dict") if is_map else ((list, tuple), "list")
+
+    def enc_collection(out, v):
+        if not isinstance(v, accepted):
+            raise _wrong(want, v)
+        put_uint(out, len(v))
+        for k, x in v.items() if is_map else enumerate(v):
+            try:
+                if is_map:
                     key(out, k)
-                    elem(out, x)
-                except _Mismatch as e:
-                    e.path.insert(0, f"[{k!r}]")
-                    raise
-        return enc_map
-    return _make_struct_encoder(spec)
+                elem(out, x)
+            except _Mismatch as e:
+                e.path.insert(0, f"[{k!r}]")  # where in the value the bad element sits
+                raise
+    return enc_collection
 
 
-def _make_struct_encoder(spec: _Spec):
+def _enc_struct(spec: _Spec):
     cls = spec.cls
     plan = [(i, f.name, _enc_plan(f.spec), f.spec.kind == "struct", f.optional)
             for i, f in enumerate(spec.fields())]
@@ -570,11 +549,7 @@ def _make_struct_encoder(spec: _Spec):
                     raise e
                 if not is_struct:
                     continue
-            delta = i - last
-            if delta < 0x80:
-                out.append(delta)
-            else:
-                put_uint(out, delta)
+            put_uint(out, i - last)  # the field delta
             last = i
             try:
                 enc(out, x)
@@ -585,7 +560,30 @@ def _make_struct_encoder(spec: _Spec):
     return enc_struct
 
 
-# ---------------------------------------------------------------- Encoder
+_ENC_FIXED = {"bool": _enc_bool, "complex": _enc_complex, "string": _enc_string, "bytes": _enc_bytes}
+_ENC_MAKERS = {"int": _enc_integer, "uint": _enc_integer, "float": _enc_float,
+               "slice": _enc_collection, "map": _enc_collection, "struct": _enc_struct}
+_ENC_PLANS: dict = {_intern(kind): plan for kind, plan in _ENC_FIXED.items()}  # _Spec -> plan
+# protects _BUILDING and the building of plans: connections encode on many threads.  A
+# recursive type's half-built plan (a forwarder) lives in _BUILDING, seen only under the lock.
+_PLAN_LOCK = threading.RLock()
+_BUILDING: dict = {}
+
+
+def _enc_plan(spec: _Spec):
+    plan = _ENC_PLANS.get(spec)
+    if plan is None:
+        with _PLAN_LOCK:
+            plan = _ENC_PLANS.get(spec) or _BUILDING.get(spec)
+            if plan is None:
+                cell = []  # a recursive type's plan calls itself through this forwarder
+                _BUILDING[spec] = lambda out, v: cell[0](out, v)
+                try:
+                    cell.append(_ENC_MAKERS[spec.kind](spec))
+                finally:
+                    del _BUILDING[spec]
+                plan = _ENC_PLANS[spec] = cell[0]
+    return plan
 
 
 class Encoder:
@@ -597,20 +595,23 @@ class Encoder:
 
     def __init__(self, package: str = "main"):
         self.package = package
-        self._types: dict[_Spec, WireType] = {}  # types given an id on this stream
-        self._sent: dict[_Spec, None] = {}  # types whose definition went out (ordered, for rollback)
+        self._types: dict[_Spec, WireType] = {}  # types defined on this stream (ordered, for rollback)
         self._next_id = FIRST_USER_ID
 
     def encode(self, value, type=None) -> bytes:
         """All messages for ``value``: any new type definitions, then the value."""
         spec = infer_spec(value) if type is None or type is Any or type is object else spec_of(type)
-        defined = spec.builtin_id or spec in self._sent  # usually: nothing new to describe
+        defined = spec.builtin_id or spec in self._types  # usually: nothing new to describe
         saved = None if defined else self.checkpoint()
         out, msg = bytearray(), bytearray()
         try:
             if not defined:
-                self._build(spec, spec.name)
-                self._send(spec, out)
+                new: list[WireType] = []
+                self._type_id(spec, spec.name, new)
+                for t in new:  # a definition message each: length, then int(-id) and the wireType
+                    payload = _wire_type_bytes(t)
+                    put_uint(out, len(payload))
+                    out += payload
             put_int(msg, spec.builtin_id or self._types[spec].id)
             if spec.kind != "struct":
                 msg.append(0)  # a singleton is sent as field 0 of an unnamed struct
@@ -619,7 +620,7 @@ class Encoder:
             if saved is not None:
                 self.rollback(saved)  # leave the stream state as it was
             if isinstance(e, _Mismatch):
-                raise GobError(f"gob: cannot encode {e.where(spec.name or spec.go_string(''))}: "
+                raise GobError(f"gob: cannot encode {e.where(spec.name or spec.go_string())}: "
                                f"{e.detail}") from None
             raise
         put_uint(out, len(msg))
@@ -628,61 +629,47 @@ class Encoder:
 
     def checkpoint(self):
         """The stream state, for ``rollback`` when encoded bytes end up not being sent."""
-        return len(self._types), len(self._sent), self._next_id  # both dicts only ever grow
+        return len(self._types), self._next_id  # _types only ever grows
 
     def rollback(self, saved) -> None:
-        for table, keep in ((self._types, saved[0]), (self._sent, saved[1])):
-            for spec in list(table)[keep:]:
-                del table[spec]
-        self._next_id = saved[2]
+        for spec in list(self._types)[saved[0]:]:
+            del self._types[spec]
+        self._next_id = saved[1]
 
-    def _build(self, spec: _Spec, name: str) -> int:
-        """Hand out ids the way Go does: a struct before its fields, a slice or map after its elements."""
+    def _type_id(self, spec: _Spec, name: str, new: list) -> int:
+        """The id of ``spec`` on this stream; a new type (and those inside it) gets one and is listed in ``new``.
+
+        Go's two orders differ, and the bytes must match: a struct takes its id
+        before its fields do, a slice or map after its elements; but the
+        definitions go out outer type first, then the inner ones in field order.
+        """
         if spec.builtin_id:
             return spec.builtin_id
         if spec in self._types:
             return self._types[spec].id
         t = self._types[spec] = WireType(spec.kind, name)
+        new.append(t)  # listed now (outer first); its id may come after its elements'
         if spec.kind == "struct":
-            t.id = self._new_id()
-            for f in spec.fields():
-                t.fields.append((f.name, self._build(f.spec, f.spec.name or f.spec.go_string(self.package))))
-        elif spec.kind == "slice":
-            t.elem = self._build(spec.elem, spec.elem.name)
-            t.id = self._new_id()
-        else:  # map
-            t.key = self._build(spec.key, "")
-            t.elem = self._build(spec.elem, "")
-            t.id = self._new_id()
+            t.id = self._new_id()  # first, so a recursive field can refer to it
+            t.fields = [(f.name, self._type_id(f.spec, f.spec.name or f.spec.go_string(self.package), new))
+                        for f in spec.fields()]
+            return t.id
+        if spec.kind == "map":
+            t.key = self._type_id(spec.key, "", new)
+            t.elem = self._type_id(spec.elem, "", new)
+        else:
+            t.elem = self._type_id(spec.elem, spec.elem.name, new)
+        t.id = self._new_id()
         return t.id
 
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id - 1
 
-    def _send(self, spec: _Spec, out: bytearray) -> None:
-        """Send a definition, then those of its inner types (Go's order)."""
-        if spec.builtin_id or spec in self._sent:
-            return
-        self._sent[spec] = None
-        payload = _wire_type_bytes(self._types[spec])
-        put_uint(out, len(payload))
-        out += payload
-        inner = [f.spec for f in spec.fields()] if spec.kind == "struct" else [spec.key, spec.elem]
-        for s in inner:
-            if s is not None:
-                self._send(s, out)
-
-
 
 # ---------------------------------------------------------------- decoding plans
-# A decoding op is function(data, pos, depth) -> (value, new pos).  Reading past
+# An op is function(data, pos, depth) -> (value, position after it).  Reading past
 # the end of ``data`` raises IndexError, which the Decoder reports as GobError.
-
-
-def _op_bool(data, pos, depth):
-    u, pos = get_uint(data, pos)
-    return u != 0, pos
 
 
 def _op_int(data, pos, depth):
@@ -694,45 +681,43 @@ def _op_int(data, pos, depth):
     return (~(u >> 1) if u & 1 else u >> 1), pos
 
 
-def _op_uint(data, pos, depth):
-    return get_uint(data, pos)
-
-
 def _op_float(data, pos, depth):
     u, pos = get_uint(data, pos)
     return uint_to_float(u), pos
 
 
 def _op_complex(data, pos, depth):
-    re, pos = get_uint(data, pos)
-    im, pos = get_uint(data, pos)
-    return complex(uint_to_float(re), uint_to_float(im)), pos
+    re, pos = _op_float(data, pos, depth)
+    im, pos = _op_float(data, pos, depth)
+    return complex(re, im), pos
 
 
-def _op_bytes(data, pos, depth):
-    n, pos = get_uint(data, pos)
-    end = pos + n
-    if end > len(data):
-        raise GobError(f"gob: byte slice length {n} exceeds input size")
-    return data[pos:end], end
-
-
-def _op_string(data, pos, depth):
+def _op_bytes(data, pos, depth, what="byte slice"):
     n = data[pos]
     if n < 0x80:
         pos += 1
     else:
         n, pos = get_uint(data, pos)
-    end = pos + n
-    if end > len(data):
-        raise GobError(f"gob: string length {n} exceeds input size")
-    return data[pos:end].decode("utf-8", "surrogateescape"), end
+    if pos + n > len(data):  # checked before slicing: a length is a claim, not a fact
+        raise GobError(f"gob: {what} length {n} exceeds input size")
+    return data[pos:pos + n], pos + n
 
 
-def _op_interface(data, pos, depth):
-    raise GobError("gob: interface values are not supported")
+def _op_string(data, pos, depth):
+    raw, pos = _op_bytes(data, pos, depth, "string")
+    return raw.decode("utf-8", "surrogateescape"), pos
 
 
+def _op_bool(data, pos, depth):
+    u, pos = get_uint(data, pos)
+    return u != 0, pos
+
+
+def _op_uint(data, pos, depth):
+    return get_uint(data, pos)
+
+
+# wire id -> (the kind of target it fits, op)
 _SCALAR_OPS = {_BOOL: ("bool", _op_bool), _INT: ("int", _op_int), _UINT: ("uint", _op_uint),
                _FLOAT: ("float", _op_float), _BYTES: ("bytes", _op_bytes),
                _STRING: ("string", _op_string), _COMPLEX: ("complex", _op_complex)}
@@ -740,34 +725,14 @@ _SCALAR_OPS = {_BOOL: ("bool", _op_bool), _INT: ("int", _op_int), _UINT: ("uint"
 
 def _ranged(op, spec: _Spec):
     """Wrap an integer/float op with the range check of a sized target (Int32, Uint, Float32...)."""
-    if spec.kind == "float":
-        def check(v):
-            return abs(v) <= 3.4028234663852886e38 or v != v or abs(v) == float("inf")
-    else:
-        lo, hi = (-(1 << (spec.bits - 1)), 1 << (spec.bits - 1)) if spec.kind == "int" else (0, 1 << spec.bits)
-
-        def check(v):
-            return lo <= v < hi
-    name = spec.go_string("")
+    (lo, hi), name = spec.range, spec.go_string()
 
     def ranged(data, pos, depth):
         v, pos = op(data, pos, depth)
-        if not check(v):
+        if FLOAT32_MAX < abs(v) < float("inf") if spec.kind == "float" else not lo <= v < hi:
             raise GobError(f"gob: value {v} out of range for {name}")
         return v, pos
     return ranged
-
-
-def _zero_factory(spec: _Spec, optional: bool):
-    if optional:
-        return lambda: None
-    if spec.kind in ("slice", "map"):
-        return list if spec.kind == "slice" else dict
-    if spec.kind == "struct":
-        return lambda: spec.cls(**{f.name: _zero_factory(f.spec, f.optional)() for f in spec.fields()})
-    zero = {"bool": False, "int": 0, "uint": 0, "float": 0.0, "complex": 0j, "string": "", "bytes": b""}
-    value = zero[spec.kind]
-    return lambda: value
 
 
 class Decoder:
@@ -777,9 +742,8 @@ class Decoder:
                  max_types: int = DEFAULT_MAX_TYPES):
         self.max_message, self.max_depth, self.max_types = max_message, max_depth, max_types
         self.wire_types: dict[int, WireType] = dict(_BOOTSTRAP)  # id -> definition
-        self._received = 0
+        self._received = 0  # definitions received, for max_types
         self._ops: dict = {}  # (wire id, target _Spec or None) -> op
-        self._no_match: dict = {}  # (wire id, target) -> True if no field matched
         self._top: dict = {}  # (wire id, Python type) -> (op, is singleton) for top-level values
         self._buffer = bytearray()
 
@@ -790,7 +754,7 @@ class Decoder:
             length, _ = get_uint(self._buffer, 0)
         except IndexError:
             return
-        self.check_length(length)
+        self.check_length(length)  # refuse a huge message before waiting for its bytes
 
     def decode(self, type=None):
         """The next value from the fed bytes; EOFError if no whole value is buffered yet."""
@@ -806,7 +770,7 @@ class Decoder:
             payload = bytes(buf[start:start + length])
             del buf[:start + length]
             type_id, value = self.read_message(payload, type)
-            if type_id > 0:
+            if type_id > 0:  # a definition is absorbed; keep reading
                 return value
 
     def check_length(self, length: int) -> None:
@@ -830,15 +794,15 @@ class Decoder:
             raise GobError("gob: invalid nesting depth") from None
 
     def _define(self, type_id: int, payload: bytes, pos: int) -> WireType:
+        # Ids below 64 are Go's own; a stream may define each id once.
         if type_id < FIRST_USER_ID - 1 or type_id in self.wire_types:
             raise GobError("gob: duplicate type received")
         if self._received >= self.max_types:
             raise GobError(f"gob: more than {self.max_types} type definitions on one stream")
-        plain, pos = self._op(16, None, 0)(payload, pos, 0)
+        plain, pos = self._op(16, None, 0)(payload, pos, 0)  # a wireType struct, as a dict
         if pos != len(payload):
             raise GobError("gob: extra data in buffer")
-        wire = _wire_type_from_plain(type_id, plain)
-        self.wire_types[type_id] = wire
+        wire = self.wire_types[type_id] = _wire_type_from_plain(type_id, plain)
         self._received += 1
         return wire
 
@@ -849,7 +813,7 @@ class Decoder:
             op, singleton = self._top[type_id, type] = self._top_plan(type_id, type)
         except TypeError:  # an unhashable annotation: plan it every time
             op, singleton = self._top_plan(type_id, type)
-        if singleton:
+        if singleton:  # a non-struct value travels as field 0 of an unnamed struct
             delta, pos = get_uint(payload, pos)
             if delta != 0:
                 raise GobError("gob: corrupted data: non-zero delta for singleton")
@@ -874,16 +838,18 @@ class Decoder:
                 raise GobError(f"gob: type mismatch: {e.detail}") from None
             raise GobError(f"gob: wrong type for received field {e.where(wire.name)}: {e.detail}") from None
         is_struct = wire is not None and wire.kind == "struct"
-        if is_struct and self._no_match.get((type_id, spec)):
-            raise GobError(f"gob: type mismatch: no fields matched compiling decoder for {spec.name}")
+        if is_struct and spec is not None:  # Go refuses a struct sharing no field with the target
+            local, on_wire = {f.name for f in spec.fields()}, {name for name, _ in wire.fields}
+            if local and on_wire and not local & on_wire:
+                raise GobError(f"gob: type mismatch: no fields matched compiling decoder for {spec.name}")
         return op, not is_struct
 
-    # -- compiling plans for (wire type, Python target) pairs
+    # -- compiling ops for (wire type, Python target) pairs
     def _op(self, type_id: int, spec, depth: int):
         key = (type_id, spec)
         op = self._ops.get(key)
         if op is None:
-            if depth > self.max_depth:
+            if depth > self.max_depth:  # a definition nested too deep to compile
                 raise GobError("gob: invalid nesting depth")
             cell = []  # recursive types meet this forwarder while compiling
             self._ops[key] = lambda d, p, n: cell[0](d, p, n)
@@ -896,7 +862,7 @@ class Decoder:
         return op
 
     def _compile(self, type_id: int, spec, depth: int):
-        want = spec.describe() if spec is not None else ""
+        want = spec.go_string() if spec is not None else ""
         if type_id == _INTERFACE:
             if spec is not None:
                 raise _Mismatch(f"got interface, want {want}")
@@ -905,8 +871,7 @@ class Decoder:
             kind, op = _SCALAR_OPS[type_id]
             if spec is None:
                 return op
-            ok = spec.kind == kind or (spec.kind in ("int", "uint") and kind in ("int", "uint"))
-            if not ok:
+            if spec.kind != kind and not (spec.kind in ("int", "uint") and kind in ("int", "uint")):
                 raise _Mismatch(f"got {_BUILTIN_NAMES[type_id]}, want {want}")
             if spec.bits == 64 and (spec.kind == kind or spec.kind == "int"):
                 return op  # a Python int holds any int64 or uint64
@@ -915,59 +880,50 @@ class Decoder:
         if wire is None:
             raise GobError(f"gob: unknown type id {type_id}")
         if wire.kind == "struct":
-            return self._compile_struct(type_id, wire, spec, depth)
-        if wire.kind in ("gobencoder", "binary", "text"):
+            return self._compile_struct(wire, spec, depth)
+        if wire.kind in ("gobencoder", "binary", "text"):  # a Go type's own encoding: opaque bytes
             if spec is not None and spec.kind != "bytes":
                 raise _Mismatch(f"got {wire.kind} {wire.name}, want {want}")
             return _op_bytes
         if spec is not None and spec.kind != ("map" if wire.kind == "map" else "slice"):
             raise _Mismatch(f"got {wire.describe()}, want {want}")
-        max_depth = self.max_depth
         elem = self._op(wire.elem, spec and spec.elem, depth + 1)
-        if wire.kind == "map":
-            key = self._op(wire.key, spec and spec.key, depth + 1)
+        key = self._op(wire.key, spec and spec.key, depth + 1) if wire.kind == "map" else None
+        max_depth, array_len = self.max_depth, wire.len if wire.kind == "array" else -1
 
-            def op_map(data, pos, depth):
-                n, pos = get_uint(data, pos)
-                if n * 2 > len(data) - pos:
-                    raise GobError(f"gob: map size {n} exceeds input size")
-                if depth >= max_depth:
-                    raise GobError("gob: invalid nesting depth")
-                result = {}
-                for _ in range(n):
-                    k, pos = key(data, pos, depth + 1)
-                    v, pos = elem(data, pos, depth + 1)
-                    try:
-                        result[k] = v
-                    except TypeError:
-                        raise GobError("gob: map key cannot be a Python dict; decode into a "
-                                       "frozen dataclass") from None
-                return result, pos
-            return op_map
-        length = wire.len if wire.kind == "array" else -1
-
-        def op_slice(data, pos, depth):
+        def op_collection(data, pos, depth):
             n, pos = get_uint(data, pos)
-            if n > len(data) - pos:
-                raise GobError(f"gob: slice length {n} exceeds input size")
-            if length >= 0 and n != length:
-                raise GobError(f"gob: array length {n}, want {length}")
+            # every element takes at least one byte (a map entry two): check before allocating
+            if n * (2 if key else 1) > len(data) - pos:
+                raise GobError(f"gob: {'map size' if key else 'slice length'} {n} exceeds input size")
+            if array_len >= 0 and n != array_len:
+                raise GobError(f"gob: array length {n}, want {array_len}")
             if depth >= max_depth:
                 raise GobError("gob: invalid nesting depth")
             depth += 1
-            result = []
-            append = result.append
+            if key is None:
+                result = []
+                for _ in range(n):
+                    v, pos = elem(data, pos, depth)
+                    result.append(v)
+                return result, pos
+            result = {}
             for _ in range(n):
+                k, pos = key(data, pos, depth)
                 v, pos = elem(data, pos, depth)
-                append(v)
+                try:
+                    result[k] = v
+                except TypeError:
+                    raise GobError("gob: map key cannot be a Python dict; decode into a "
+                                   "frozen dataclass") from None
             return result, pos
-        return op_slice
+        return op_collection
 
-    def _compile_struct(self, type_id, wire: WireType, spec, depth):
+    def _compile_struct(self, wire: WireType, spec, depth):
         if spec is not None and spec.kind != "struct":
-            raise _Mismatch(f"got struct {wire.name}, want {spec.describe()}")
+            raise _Mismatch(f"got struct {wire.name}, want {spec.go_string()}")
         local = {f.name: f for f in spec.fields()} if spec is not None else {}
-        fields = []  # by wire field number: (name to store under or None, op)
+        fields = []  # by wire field number: (name to store under, or None to skip; op)
         for name, fid in wire.fields:
             target = local.get(name)
             try:
@@ -977,57 +933,50 @@ class Decoder:
                 raise
             fields.append((name if (spec is None or target) else None, op))
         nfields, max_depth = len(fields), self.max_depth
+        cls = spec.cls if spec is not None else None
+        # A field the sender left out is zero; a field the sender's type lacks gets our default.
+        on_wire = {name for name, _ in wire.fields}
+        missing = [(f.name, f.default if (f.name not in on_wire and f.default) else
+                    f.spec.zero(f.optional)) for f in local.values()]
 
-        def read_fields(data, pos, depth, into):
+        def op_struct(data, pos, depth):
             if depth >= max_depth:
                 raise GobError("gob: invalid nesting depth")
             depth += 1
-            field = -1
+            values, field = {}, -1
             while True:
                 delta = data[pos]
                 if delta < 0x80:
                     pos += 1
                 else:
                     delta, pos = get_uint(data, pos)
-                if delta == 0:
-                    return pos
+                if delta == 0:  # the end of the struct
+                    break
                 field += delta
                 if field >= nfields:
                     raise GobError("gob: field number out of range")
                 name, op = fields[field]
                 value, pos = op(data, pos, depth)
                 if name is not None:
-                    into[name] = value
-
-        if spec is None:
-            def op_plain_struct(data, pos, depth):
-                result = {}
-                return result, read_fields(data, pos, depth, result)
-            return op_plain_struct
-
-        cls = spec.cls
-        on_wire = {name for name, _ in wire.fields}
-        self._no_match[(type_id, spec)] = bool(local and wire.fields and not (on_wire & local.keys()))
-        # A field the sender left out is zero; a field its type lacks gets our default.
-        missing = [(f.name, f.default if (f.name not in on_wire and f.default) else
-                    _zero_factory(f.spec, f.optional)) for f in local.values()]
-        nlocal = len(missing)
-
-        def op_struct(data, pos, depth):
-            kwargs = {}
-            pos = read_fields(data, pos, depth, kwargs)
-            if len(kwargs) != nlocal:
+                    values[name] = value
+            if cls is None:
+                return values, pos  # plain: a dict of the fields that were sent
+            if len(values) != len(missing):
                 for name, factory in missing:
-                    if name not in kwargs:
-                        kwargs[name] = factory()
+                    if name not in values:
+                        values[name] = factory()
             try:
-                return cls(**kwargs), pos
+                return cls(**values), pos
             except (TypeError, ValueError) as e:  # e.g. the class's own __post_init__ check
                 raise GobError(f"gob: cannot build {cls.__name__}: {e}") from None
         return op_struct
 
 
-# ---------------------------------------------------------------- one-shot helpers and dump
+def _op_interface(data, pos, depth):
+    raise GobError("gob: interface values are not supported")
+
+
+# ---------------------------------------------------------------- one-shot helpers
 
 
 def encode(value, type=None) -> bytes:
@@ -1048,69 +997,10 @@ def decode(data: bytes, type=None):
     return value
 
 
-def _hex(b: bytes, limit: int = 12) -> str:
-    text = b[:limit].hex(" ")
-    return text + " …" if len(b) > limit else text
-
-
 def dump(data: bytes) -> str:
-    """An annotated listing of a gob stream: one block per message, hex on the left."""
-    dec, lines, pos, n = Decoder(), [], 0, 0
-    try:
-        while pos < len(data):
-            n += 1
-            length, start = get_uint(data, pos)
-            payload = bytes(data[start:start + length])
-            lines.append(f"message {n}: {length} bytes")
-            lines.append(f"  {_hex(data[pos:start]):<38} length {length}")
-            if len(payload) < length:
-                lines.append(f"  (truncated: only {len(payload)} bytes left)")
-                break
-            type_id, p = get_int(payload, 0)
-            if type_id < 0:
-                lines.append(f"  {_hex(payload[:p]):<38} type id {type_id}: a definition of type {-type_id}")
-                wire = dec.read_message(payload)[1]
-                lines.append(f"  {_hex(payload[p:]):<38} {wire.describe(dec.wire_types)}")
-            else:
-                lines.append(f"  {_hex(payload[:p]):<38} type id {type_id}: a value")
-                _walk(dec, type_id, payload, p, "value", "  ", lines, top=True)
-            pos = start + length
-    except (GobError, IndexError) as e:
-        lines.append(f"  error: {e or 'truncated data'}")
-    return "\n".join(lines)
+    """An annotated listing of a gob stream: one block per message, hex on the left.
 
-
-def _walk(dec: Decoder, type_id, data, pos, label, indent, lines, top=False) -> int:
-    """Annotate one value at ``pos`` and return the position after it."""
-    wire = dec.wire_types.get(type_id)
-    if wire is None or wire.kind != "struct":
-        if top:
-            lines.append(f"  {_hex(data[pos:pos + 1]):<38} {indent}singleton (field delta 0)")
-            pos += 1
-        if wire is None or wire.kind in ("gobencoder", "binary", "text"):
-            value, end = dec._op(type_id, None, 0)(data, pos, 0)
-            lines.append(f"  {_hex(data[pos:end]):<38} {indent}{label} = {value!r}")
-            return end
-        count, end = get_uint(data, pos)
-        lines.append(f"  {_hex(data[pos:end]):<38} {indent}{label}: {wire.describe(dec.wire_types)}, "
-                     f"count {count}")
-        pos = end
-        for i in range(count):
-            if wire.kind == "map":
-                pos = _walk(dec, wire.key, data, pos, f"key {i}", indent + "  ", lines)
-            pos = _walk(dec, wire.elem, data, pos, f"[{i}]", indent + "  ", lines)
-        return pos
-    lines.append(f"  {'':<38} {indent}{label}: struct {wire.name or '{}'}")
-    field = -1
-    while True:
-        delta, end = get_uint(data, pos)
-        if delta == 0:
-            lines.append(f"  {_hex(data[pos:end]):<38} {indent}end of {wire.name or 'struct'}")
-            return end
-        field += delta
-        if field >= len(wire.fields):
-            raise GobError("gob: field number out of range")
-        name, fid = wire.fields[field]
-        lines.append(f"  {_hex(data[pos:end]):<38} {indent}  field +{delta} -> {name}")
-        pos = _walk(dec, fid, data, end, name, indent + "    ", lines)
-
+    The walker lives in ``minirpc.gobdump``; it is a reader's aid, not part of the format.
+    """
+    from .gobdump import dump as _dump
+    return _dump(data)

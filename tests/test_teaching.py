@@ -212,7 +212,8 @@ def test_plots_label_both_axes_with_units():
 def test_plot_legends_carry_n_p50_and_p99():
     pytest.importorskip("matplotlib")
     picture = plots.histogram(plots.Samples("a", [1e-4, 2e-4, 3e-4]))
-    (legend_text,) = [t.get_text() for t in picture.figure.axes[0].get_legend().get_texts()]
+    (legend,) = picture.figure.legends
+    (legend_text,) = [t.get_text() for t in legend.get_texts()]
     assert legend_text == "a: n=3, p50 200 µs, p99 298 µs"
 
 

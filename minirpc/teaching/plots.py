@@ -139,7 +139,7 @@ class Plot:
             f.write(png_bytes(self.figure))
 
 
-def _figure(ncols: int = 1, width: float = 7.0, height: float = 3.0):
+def _figure(ncols: int, width: float, height: float):
     import matplotlib.pyplot as plt  # lazily: `import minirpc` never needs matplotlib
 
     fig, axes = plt.subplots(1, ncols, figsize=(width, height), dpi=DPI, squeeze=False)
@@ -147,75 +147,107 @@ def _figure(ncols: int = 1, width: float = 7.0, height: float = 3.0):
     return fig, list(axes[0])
 
 
+def _log_axis(axis) -> None:
+    """Log scale labelled 1, 2, 5, 10, 20, 50 ... in plain numbers (no 3x10^1 clutter)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _legend(samples: Samples) -> str:
     per = "" if samples.per_call else " (per call, batched)"
     return f"{samples.label}{per}: n={samples.n}, p50 {format_seconds(samples.p50)}, p99 {format_seconds(samples.p99)}"
 
 
-def _draw_histogram(ax, all_samples: Iterable[Samples], bins: int) -> None:
-    all_samples = [s for s in all_samples if s.seconds]
+def _draw_histogram(ax, all_samples: list[Samples], bins: int) -> list:
     lo = min(min(s.seconds) for s in all_samples) * 1e6
     hi = max(max(s.seconds) for s in all_samples) * 1e6
     lo, hi = max(lo, 1e-3) * 0.9, hi * 1.1
     edges = [lo * (hi / lo) ** (i / bins) for i in range(bins + 1)]  # log-spaced: the tail stays visible
+    handles = []
     for i, s in enumerate(all_samples):
         colour = f"C{i}"
-        ax.hist([x * 1e6 for x in s.seconds], bins=edges, alpha=0.55, color=colour, label=_legend(s))
+        _, _, patches = ax.hist([x * 1e6 for x in s.seconds], bins=edges, alpha=0.55, color=colour)
+        handles.append(patches[0])
         for q, style in ((50, "-"), (99, "--")):
             ax.axvline(s.p(q) * 1e6, color=colour, linestyle=style, linewidth=1)
     ax.set_xscale("log")
+    _log_axis(ax.xaxis)
     ax.set_xlabel("latency (µs, log scale)")
     ax.set_ylabel("calls")
-    ax.legend(fontsize=7, loc="upper right", title="solid: p50, dashed: p99", title_fontsize=7)
+    return handles
 
 
-def _draw_percentiles(ax, all_samples: Iterable[Samples]) -> None:
+def _draw_percentiles(ax, all_samples: list[Samples]) -> list:
     # x is "how many nines": 0 -> p0, 1 -> p90, 2 -> p99, 3 -> p99.9
-    for i, s in enumerate(a for a in all_samples if a.seconds):
+    handles = []
+    for i, s in enumerate(all_samples):
         ordered = sorted(s.seconds)
         n = len(ordered)
         xs = [-math.log10(1 - (k + 0.5) / n) for k in range(n)]
-        ax.plot(xs, [x * 1e6 for x in ordered], color=f"C{i}", label=_legend(s))
+        (line,) = ax.plot(xs, [x * 1e6 for x in ordered], color=f"C{i}")
+        handles.append(line)
         for q in (50, 99):
             ax.plot([-math.log10(1 - q / 100)], [s.p(q) * 1e6], "o", color=f"C{i}", markersize=4)
     ticks = [0, math.log10(2), 1, 2, 3]
     ax.set_xticks(ticks, ["p0", "p50", "p90", "p99", "p99.9"])
     ax.set_xlim(0, max(3.0, ax.get_xlim()[1]))
     ax.set_yscale("log")
+    _log_axis(ax.yaxis)
     ax.set_xlabel("percentile")
     ax.set_ylabel("latency (µs, log scale)")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    return handles
+
+
+def _finish(fig, handles: list, samples: list[Samples], title: str) -> None:
+    """One legend under the axes (n, p50, p99 for every experiment), then the layout."""
+    width, height = fig.get_size_inches()
+    line = 0.17  # inches per legend entry at fontsize 8
+    fig.set_size_inches(width, height + line * len(samples))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.legend(handles, [_legend(s) for s in samples], loc="lower center", fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, (line * len(samples) + 0.1) / (height + line * len(samples)), 1, 1))
+
+
+def _usable(samples: Iterable[Samples]) -> list[Samples]:
+    kept = [s for s in samples if s.seconds]
+    if not kept:
+        raise ValueError("nothing to plot: every Samples is empty")
+    return kept
 
 
 def histogram(*samples: Samples, bins: int = 50, title: str = "Latency histogram") -> Plot:
-    """A histogram of each ``Samples`` on log-spaced bins, p50/p99 marked."""
-    fig, (ax,) = _figure()
-    _draw_histogram(ax, samples, bins)
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+    """A histogram of each ``Samples`` on log-spaced bins, p50 (solid) and p99 (dashed) marked."""
+    samples = _usable(samples)
+    fig, (ax,) = _figure(1, 7.0, 2.6)
+    handles = _draw_histogram(ax, samples, bins)
+    ax.set_title("solid line: p50, dashed: p99", fontsize=8)
+    _finish(fig, handles, samples, title)
     return Plot(fig, title, samples)
 
 
 def percentiles(*samples: Samples, title: str = "Latency by percentile") -> Plot:
     """Latency against percentile (p0 ... p99.9): the tail, stretched out."""
-    fig, (ax,) = _figure()
-    _draw_percentiles(ax, samples)
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+    samples = _usable(samples)
+    fig, (ax,) = _figure(1, 7.0, 2.6)
+    handles = _draw_percentiles(ax, samples)
+    _finish(fig, handles, samples, title)
     return Plot(fig, title, samples)
 
 
 def compare(*samples: Samples, title: str = "", bins: int = 50) -> Plot:
     """Histogram and percentile curve side by side: the lessons' standard view."""
-    fig, (left, right) = _figure(ncols=2, width=10.0, height=3.4)
+    samples = _usable(samples)
+    fig, (left, right) = _figure(2, 10.0, 2.8)
     _draw_histogram(left, samples, bins)
-    _draw_percentiles(right, samples)
-    left.set_title("histogram", fontsize=9)
+    handles = _draw_percentiles(right, samples)
+    left.set_title("histogram (solid line: p50, dashed: p99)", fontsize=9)
     right.set_title("percentiles", fontsize=9)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    _finish(fig, handles, samples, title)
     return Plot(fig, title or "comparison", samples)
 
 

@@ -1,0 +1,1006 @@
+"""Go's gob wire format, sans-IO: bytes in, Python values out (and back).
+
+gob is Go's own self-describing binary format and net/rpc's default codec.
+This module speaks it byte for byte; the spec is
+``$(go env GOROOT)/src/encoding/gob/doc.go``.  Read it top to bottom:
+numbers, type definitions, Python types, encoding, decoding.
+
+1. The stream
+-------------
+A gob stream is a sequence of messages, each ``uint(length)`` then
+``int(type id)`` then the payload::
+
+    message  = uint(length) int(id) payload
+    id < 0   the payload is the *definition* of type -id (a ``wireType`` struct)
+    id > 0   the payload is a *value* of type id
+
+An encoder sends each type's definition once per stream, just before the first
+value that needs it, so both ends keep a table of ids per stream and per
+direction.  Ids 1..63 are built in (bool 1, int 2, uint 3, float 4, []byte 5,
+string 6, complex 7, interface 8; the types that describe types are 16..24);
+user types start at 65.  Go hands ids out process-wide, so a decoder must
+accept any id the peer defines, not just 65, 66, ...
+
+2. Numbers (everything is built from these)
+-------------------------------------------
+::
+
+    uint   < 128: one byte.  Otherwise a byte holding -(byte count), then the
+           value big-endian with no leading zeros: 256 -> FE 01 00.
+    int    zig-zag into a uint: i >= 0 -> i<<1, i < 0 -> (~i<<1)|1.
+    float  the float64 bits with their bytes reversed, sent as a uint, so
+           "round" numbers are short: 17.0 -> FE 31 40.
+    bool   uint 0 or 1.   string, []byte: uint length then the raw bytes.
+
+3. Composite values
+-------------------
+A slice is a count then every element; a map is a count then key, value,
+key, value...; a struct is a list of (field delta, value) pairs ended by a 0
+delta.  The delta is how far the field number moved (numbering starts at -1),
+so fields holding their zero value are simply left out.  A value that is not a
+struct is sent at top level as if it were field 0 of a struct: a 0 byte, then
+the value (a "singleton").  Pointers are invisible: a nil pointer is a
+left-out field.
+
+4. Python <-> gob types (``Encoder.encode(value, type)``, ``decode(data, type)``)
+---------------------------------------------------------------------------------
+::
+
+    Python               gob / Go
+    dataclass            struct named cls.__name__ (or cls.__gob_name__); fields
+                         matched by exact name, like Go; "_names" are not sent
+    int                  int (int64); annotate Uint (uint64), Uint32, Int32
+    float                float64;     annotate Float32
+    bool, str, bytes     bool, string, []byte
+    complex              complex128
+    list[T]              []T  (Go arrays [N]T decode into lists too)
+    dict[K, V]           map[K]V
+    Optional[T]          *T: None is a left-out struct field
+
+With ``type=None`` the encoder infers the type: a dataclass instance is a
+struct, a list a slice, a dict a *map* (never a struct); empty lists and dicts
+need an explicit type.  Decoding with ``type=None`` gives plain values
+(structs become dicts keyed by Go field name).  Decoding into a dataclass
+fills the fields present on the wire; the rest get their zero value, or their
+default when the sender's type lacks them.  An ``int`` target accepts wire
+int and uint; other kinds must match.  Strings use UTF-8 with
+"surrogateescape", so any Go byte string round-trips.
+
+Refused: interface values (``Any``, unions) -- a Go interface carries a
+registered type name that Python cannot resolve safely; an interface field is
+fine while nil.  Empty dicts in struct fields are left out like Go's nil maps.
+
+Example (the Point of doc.go)::
+
+    >>> @dataclasses.dataclass
+    ... class Point:
+    ...     X: int = 0
+    ...     Y: int = 0
+    >>> data = Encoder().encode(Point(22, 33))   # the definition, then 07 ff 82 01 2c 01 42 00
+    >>> decode(data, Point), decode(data)
+    (Point(X=22, Y=33), {'X': 22, 'Y': 33})
+    >>> listing = dump(data)                     # an annotated listing, message by message
+
+5. Limits (a decoder reads bytes from strangers)
+------------------------------------------------
+Messages longer than ``max_message`` are refused from their length prefix;
+every count and length is checked against the bytes left before anything is
+allocated; nesting deeper than ``max_depth`` and more than ``max_types``
+definitions per stream are refused; unknown type ids are rejected.  Every
+decoding failure raises ``GobError``.
+
+Speed: each (type, target) pair is compiled once into a plan -- a closure
+that writes or reads that one type -- so encoding a value is a walk over
+prebuilt functions, not a fresh inspection of the dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import threading
+import types as _types
+import typing
+from typing import Annotated, Any
+
+from .errors import ProtocolError
+
+__all__ = ["GobError", "Encoder", "Decoder", "WireType", "Uint", "Uint32", "Int32",
+           "Float32", "encode", "decode", "dump", "DEFAULT_MAX_MESSAGE"]
+
+DEFAULT_MAX_MESSAGE = 32 * 1024 * 1024
+DEFAULT_MAX_DEPTH = 100  # Go allows 10000; Python's stack is smaller
+DEFAULT_MAX_TYPES = 1000  # type definitions accepted per stream
+FIRST_USER_ID = 65
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+class GobError(ProtocolError):
+    """Bytes that are not valid gob, or a value that cannot be gob-encoded."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GoKind:
+    """Marks a Python int/float as a specific Go number type: ``Annotated[int, GoKind("uint64")]``."""
+
+    name: str
+
+
+Uint = Annotated[int, GoKind("uint64")]
+Uint32 = Annotated[int, GoKind("uint32")]
+Int32 = Annotated[int, GoKind("int32")]
+Float32 = Annotated[float, GoKind("float32")]
+
+# ---------------------------------------------------------------- numbers
+
+
+def put_uint(out: bytearray, u: int) -> None:
+    if u < 0x80:
+        out.append(u)
+    else:
+        n = (u.bit_length() + 7) >> 3
+        out.append(256 - n)  # the negated byte count, as a signed byte
+        out += u.to_bytes(n, "big")
+
+
+def put_int(out: bytearray, i: int) -> None:
+    put_uint(out, i << 1 if i >= 0 else (~i << 1) | 1)
+
+
+def get_uint(data: bytes, pos: int) -> tuple[int, int]:
+    """Read a uint at ``pos``; return (value, position after it)."""
+    b = data[pos]  # IndexError at the end: the Decoder reports a short message
+    if b < 0x80:
+        return b, pos + 1
+    n = 256 - b
+    if n > 8:  # a uint is at most 8 bytes: anything longer is corrupt
+        raise GobError("gob: encoded unsigned integer out of range")
+    if pos + 1 + n > len(data):
+        raise IndexError
+    return int.from_bytes(data[pos + 1:pos + 1 + n], "big"), pos + 1 + n
+
+
+def get_int(data: bytes, pos: int) -> tuple[int, int]:
+    u, pos = get_uint(data, pos)
+    return (~(u >> 1) if u & 1 else u >> 1), pos
+
+
+def is_type_definition(payload: bytes) -> bool:
+    """Does this message payload start with a negative type id (a definition)?"""
+    b = payload[0] if payload else 0
+    last = b if b < 0x80 else (payload[256 - b] if 256 - b < len(payload) else 0)
+    return bool(last & 1)  # a negative int has the low bit of its zig-zag form set
+
+
+def float_to_uint(f: float) -> int:
+    return int.from_bytes(struct.pack("<d", f), "big")  # = the bits with their bytes reversed
+
+
+def uint_to_float(u: int) -> float:
+    return struct.unpack("<d", u.to_bytes(8, "big"))[0]
+
+
+# ---------------------------------------------------------------- type definitions
+
+
+@dataclasses.dataclass
+class WireType:
+    """A type definition as sent on the wire (Go's ``wireType``), flattened."""
+
+    kind: str  # "struct", "slice", "array", "map", "gobencoder", "binary", "text"
+    name: str = ""
+    id: int = 0
+    fields: list = dataclasses.field(default_factory=list)  # [(name, type id)] for structs
+    elem: int = 0  # slices, arrays, maps
+    key: int = 0  # maps
+    len: int = 0  # arrays
+
+    def describe(self, known: dict | None = None) -> str:
+        """Go-like text, e.g. ``struct Point {X int; Y int}``; ``known`` names other ids."""
+        def name(i):
+            other = (known or {}).get(i)
+            return _BUILTIN_NAMES.get(i) or (other and (other.name or other.describe(known))) or f"type{i}"
+        if self.kind == "struct":
+            return f"struct {self.name} {{{'; '.join(f'{n} {name(i)}' for n, i in self.fields)}}}"
+        if self.kind == "map":
+            return f"map[{name(self.key)}]{name(self.elem)}"
+        if self.kind in ("slice", "array"):
+            return f"[{self.len if self.kind == 'array' else ''}]{name(self.elem)}"
+        return f"{self.kind} {self.name}"
+
+
+_BOOL, _INT, _UINT, _FLOAT, _BYTES, _STRING, _COMPLEX, _INTERFACE = range(1, 9)
+_BUILTIN_NAMES = {1: "bool", 2: "int", 3: "uint", 4: "float", 5: "[]byte", 6: "string",
+                  7: "complex", 8: "interface"}
+# A definition is itself a gob value: a wireType struct with exactly one field set,
+# saying which kind of type it defines.  wireType's own field names, in order:
+_WIRE_FIELDS = {"ArrayT": "array", "SliceT": "slice", "StructT": "struct", "MapT": "map",
+                "GobEncoderT": "gobencoder", "BinaryMarshalerT": "binary", "TextMarshalerT": "text"}
+# The types that describe types are never sent: every decoder knows them (the bootstrap).
+_BOOTSTRAP = {
+    16: WireType("struct", "wireType", 16, list(zip(_WIRE_FIELDS, (17, 19, 20, 23, 24, 24, 24)))),
+    17: WireType("struct", "arrayType", 17, [("CommonType", 18), ("Elem", _INT), ("Len", _INT)]),
+    18: WireType("struct", "CommonType", 18, [("Name", _STRING), ("Id", _INT)]),
+    19: WireType("struct", "sliceType", 19, [("CommonType", 18), ("Elem", _INT)]),
+    20: WireType("struct", "structType", 20, [("CommonType", 18), ("Field", 22)]),
+    21: WireType("struct", "fieldType", 21, [("Name", _STRING), ("Id", _INT)]),
+    22: WireType("slice", "", 22, elem=21),
+    23: WireType("struct", "mapType", 23, [("CommonType", 18), ("Key", _INT), ("Elem", _INT)]),
+    24: WireType("struct", "gobEncoderType", 24, [("CommonType", 18)]),
+}
+
+
+def _wire_type_from_plain(tid: int, w: dict) -> WireType:
+    """Turn a decoded ``wireType`` struct (as a dict) into a WireType."""
+    present = [k for k in _WIRE_FIELDS if k in w]
+    if len(present) != 1:
+        raise GobError(f"gob: type definition {tid} must describe exactly one kind of type")
+    body = w[present[0]]
+    fields = [(f.get("Name", ""), f.get("Id", 0)) for f in body.get("Field", [])]
+    if any(not name for name, _ in fields):
+        raise GobError(f"gob: empty field name in type definition {tid}")
+    return WireType(_WIRE_FIELDS[present[0]], body.get("CommonType", {}).get("Name", ""), tid,
+                    fields, body.get("Elem", 0), body.get("Key", 0), body.get("Len", 0))
+
+
+def _put_plain_struct(out: bytearray, values) -> None:
+    """Encode a bootstrap struct given its field values in order: ints, strs,
+    tuples (nested structs) and lists of tuples (slices of structs).  Zero
+    values are left out, exactly as for any other struct."""
+    last = -1
+    for i, v in enumerate(values):
+        if v is None or (not v and not isinstance(v, tuple)):
+            continue
+        out.append(i - last)  # the field delta (always < 128 here)
+        last = i
+        if isinstance(v, int):
+            put_int(out, v)
+        elif isinstance(v, str):
+            put_uint(out, len(v.encode()))
+            out += v.encode()
+        elif isinstance(v, tuple):
+            _put_plain_struct(out, v)
+        else:
+            put_uint(out, len(v))
+            for item in v:
+                _put_plain_struct(out, item)
+    out.append(0)
+
+
+def _wire_type_bytes(t: WireType) -> bytes:
+    """A definition message's payload: int(-id), then the wireType struct."""
+    out = bytearray()
+    put_int(out, -t.id)
+    common = (t.name, t.id)
+    inner = {"array": (common, t.elem, t.len), "slice": (common, t.elem),
+             "struct": (common, t.fields), "map": (common, t.key, t.elem)}[t.kind]
+    _put_plain_struct(out, [inner if kind == t.kind else None for kind in ("array", "slice", "struct", "map")])
+    return bytes(out)
+
+
+# ---------------------------------------------------------------- Python types -> Go types
+
+
+class _Mismatch(GobError):
+    """A value or wire type that does not fit; ``path`` says where (filled in on the way up)."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+        self.path: list[str] = []
+
+    def where(self, top: str) -> str:
+        return top + "".join(p if p.startswith("[") else "." + p for p in self.path)
+
+
+def _wrong(want: str, v) -> _Mismatch:
+    return _Mismatch(f"expected {want}, got {type(v).__name__}")
+
+
+@dataclasses.dataclass(eq=False)
+class _Field:
+    name: str
+    spec: "_Spec"
+    optional: bool  # Optional[T]: a Go pointer, None is a left-out field
+    default: Any  # a factory, for decoding into a class whose wire type lacks the field
+
+
+_BUILTIN_IDS = {"bool": 1, "int": 2, "uint": 3, "float": 4, "bytes": 5, "string": 6, "complex": 7}
+_GO_NAMES = {("bool", 64): "bool", ("string", 64): "string", ("bytes", 64): "[]uint8",
+             ("complex", 64): "complex128", ("int", 64): "int"}
+_ZEROS = {"bool": False, "int": 0, "uint": 0, "float": 0.0, "complex": 0j, "string": "", "bytes": b""}
+
+
+class _Spec:
+    """A Python type normalised to the Go type it stands for (one interned object per Go type)."""
+
+    def __init__(self, kind, bits=64, elem=None, key=None, cls=None):
+        self.kind, self.bits, self.elem, self.key, self.cls = kind, bits, elem, key, cls
+        self.builtin_id = _BUILTIN_IDS.get(kind, 0)  # int32 is sent as int: only the range differs
+        # [lo, hi) for sized integers
+        self.range = (-(1 << (bits - 1)), 1 << (bits - 1)) if kind == "int" else (0, 1 << bits)
+        self._fields = None
+
+    @property
+    def name(self) -> str:
+        """Go's reflect Name(): only our structs are named types."""
+        return getattr(self.cls, "__gob_name__", self.cls.__name__) if self.kind == "struct" else ""
+
+    def go_string(self, package: str = "") -> str:
+        """Go's reflect String(), which Go uses as the name of unnamed field types."""
+        if self.kind == "struct":
+            return f"{package}.{self.name}" if package else self.name
+        if self.kind == "slice":
+            return "[]" + self.elem.go_string(package)
+        if self.kind == "map":
+            return f"map[{self.key.go_string(package)}]{self.elem.go_string(package)}"
+        return _GO_NAMES.get((self.kind, self.bits)) or f"{self.kind}{self.bits}"  # e.g. uint32
+
+    def fields(self) -> list[_Field]:
+        if self._fields is None:  # computed lazily so recursive dataclasses work
+            hints = typing.get_type_hints(self.cls, include_extras=True)
+            fields = []
+            for f in dataclasses.fields(self.cls):
+                if f.name.startswith("_") or not f.init:
+                    continue
+                tp, optional = _unwrap_optional(hints[f.name])
+                try:
+                    spec = spec_of(tp)
+                except GobError as e:
+                    detail = str(e).removeprefix("gob: ")
+                    raise GobError(f"gob: field {self.cls.__name__}.{f.name}: {detail}") from None
+                default = (f.default_factory if f.default_factory is not dataclasses.MISSING
+                           else (lambda d=f.default: d) if f.default is not dataclasses.MISSING else None)
+                fields.append(_Field(f.name, spec, optional, default))
+            self._fields = fields
+        return self._fields
+
+    def zero(self, optional: bool = False):
+        """A factory for this type's zero value (None for a pointer)."""
+        if optional:
+            return lambda: None
+        if self.kind in ("slice", "map"):
+            return list if self.kind == "slice" else dict
+        if self.kind == "struct":
+            return lambda: self.cls(**{f.name: f.spec.zero(f.optional)() for f in self.fields()})
+        return lambda value=_ZEROS[self.kind]: value
+
+
+_INTERNED: dict = {}  # (kind, bits, elem, key, cls) -> _Spec
+_BY_TYPE: dict = {}  # Python annotation -> _Spec
+_GO_KINDS = {"int": ("int", 64), "int64": ("int", 64), "int32": ("int", 32), "uint": ("uint", 64),
+             "uint64": ("uint", 64), "uint32": ("uint", 32), "float64": ("float", 64), "float32": ("float", 32)}
+_SIMPLE = {bool: "bool", int: "int", float: "float", complex: "complex", str: "string",
+           bytes: "bytes", bytearray: "bytes"}
+
+
+def _intern(kind, bits=64, elem=None, key=None, cls=None) -> _Spec:
+    k = (kind, bits, elem, key, cls)
+    if k not in _INTERNED:
+        _INTERNED[k] = _Spec(kind, bits, elem, key, cls)
+    return _INTERNED[k]
+
+
+def _unwrap_optional(tp) -> tuple[Any, bool]:
+    if typing.get_origin(tp) in (typing.Union, _types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+        raise GobError(f"gob: union {tp!r} has no gob equivalent (interfaces are not supported)")
+    return tp, False
+
+
+def spec_of(tp) -> _Spec:
+    """The Go type a Python annotation stands for."""
+    try:
+        return _BY_TYPE[tp]
+    except (KeyError, TypeError):  # TypeError: an unhashable annotation, never cached
+        pass
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Annotated:
+        kinds = [m for m in tp.__metadata__ if isinstance(m, GoKind)]
+        spec = _intern(*_GO_KINDS[kinds[0].name]) if kinds else spec_of(args[0])
+    elif origin in (typing.Union, _types.UnionType):
+        spec = spec_of(_unwrap_optional(tp)[0])  # pointers are transparent
+    elif tp in _SIMPLE:
+        spec = _intern(_SIMPLE[tp])
+    elif origin is list and args:
+        spec = _intern("slice", elem=spec_of(args[0]))
+    elif origin is dict and len(args) == 2:
+        spec = _intern("map", key=spec_of(args[0]), elem=spec_of(args[1]))
+    elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        spec = _intern("struct", cls=tp)
+    elif tp is Any or tp is object:
+        raise GobError("gob: interface values are not supported; use a concrete type")
+    else:
+        raise GobError(f"gob: no gob type for {tp!r}")
+    try:
+        _BY_TYPE[tp] = spec
+    except TypeError:
+        pass
+    return spec
+
+
+def infer_spec(value) -> _Spec:
+    """The Go type for a plain value when no annotation was given."""
+    t = type(value)
+    spec = _BY_TYPE.get(t)
+    if spec is not None:
+        return spec
+    if t in _SIMPLE or dataclasses.is_dataclass(value):
+        return spec_of(t)
+    if isinstance(value, (list, tuple)):
+        return _intern("slice", elem=_one_spec(value, "list"))
+    if isinstance(value, dict):
+        return _intern("map", key=_one_spec(value.keys(), "dict key"),
+                       elem=_one_spec(value.values(), "dict value"))
+    if isinstance(value, int) and not isinstance(value, bool):  # e.g. an IntEnum
+        return spec_of(int)
+    raise GobError(f"gob: cannot encode a value of type {t.__name__}")
+
+
+def _one_spec(values, what) -> _Spec:
+    specs = {infer_spec(v) for v in values}
+    if len(specs) != 1:
+        raise GobError(f"gob: cannot infer the {what} type from {'no' if not specs else 'mixed'} "
+                       "elements; pass type=")
+    return specs.pop()
+
+
+# ---------------------------------------------------------------- encoding plans
+# A plan is function(out: bytearray, value): it checks the value's type and appends
+# its bytes.  Plans depend only on the Python type, so they are shared by all streams.
+
+def _enc_bool(out, v):
+    if type(v) is not bool:
+        raise _wrong("bool", v)
+    out.append(v)
+
+
+def _enc_complex(out, v):
+    if not isinstance(v, (int, float, complex)) or isinstance(v, bool):
+        raise _wrong("complex", v)
+    v = complex(v)
+    put_uint(out, float_to_uint(v.real))
+    put_uint(out, float_to_uint(v.imag))
+
+
+def _enc_string(out, v):
+    if type(v) is not str:
+        raise _wrong("str", v)
+    raw = v.encode("utf-8", "surrogateescape")
+    put_uint(out, len(raw))
+    out += raw
+
+
+def _enc_bytes(out, v):
+    if not isinstance(v, (bytes, bytearray, memoryview)):
+        raise _wrong("bytes", v)
+    put_uint(out, len(v))
+    out += v
+
+
+def _enc_integer(spec: _Spec):
+    (lo, hi), signed, gname = spec.range, spec.kind == "int", spec.go_string()
+
+    def enc_integer(out, v):
+        if type(v) is not int:
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise _wrong("int", v)
+            v = int(v)
+        if not lo <= v < hi:
+            raise _Mismatch(f"{v} out of range for {gname}")
+        put_uint(out, (v << 1 if v >= 0 else (~v << 1) | 1) if signed else v)
+    return enc_integer
+
+
+def _enc_float(spec: _Spec):
+    limit = FLOAT32_MAX if spec.bits == 32 else float("inf")
+
+    def enc_float(out, v):
+        if type(v) is not float:
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise _wrong("float", v)
+            v = float(v)
+        if limit < abs(v) < float("inf"):
+            raise _Mismatch(f"{v} out of range for float32")
+        put_uint(out, float_to_uint(v))
+    return enc_float
+
+
+def _enc_collection(spec: _Spec):
+    """A slice is its count then each element; a map its count then key, value, key, value..."""
+    is_map = spec.kind == "map"
+    key, elem = _enc_plan(spec.key) if is_map else None, _enc_plan(spec.elem)
+    accepted, want = (dict, "dict") if is_map else ((list, tuple), "list")
+
+    def enc_collection(out, v):
+        if not isinstance(v, accepted):
+            raise _wrong(want, v)
+        put_uint(out, len(v))
+        for k, x in v.items() if is_map else enumerate(v):
+            try:
+                if is_map:
+                    key(out, k)
+                elem(out, x)
+            except _Mismatch as e:
+                e.path.insert(0, f"[{k!r}]")  # where in the value the bad element sits
+                raise
+    return enc_collection
+
+
+def _enc_struct(spec: _Spec):
+    cls = spec.cls
+    plan = [(i, f.name, _enc_plan(f.spec), f.spec.kind == "struct", f.optional)
+            for i, f in enumerate(spec.fields())]
+
+    def enc_struct(out, v):
+        if type(v) is not cls and not isinstance(v, cls):
+            raise _wrong(cls.__name__, v)
+        last = -1
+        for i, name, enc, is_struct, optional in plan:
+            x = getattr(v, name)
+            if not x:  # zero values are left out; nested structs are always sent
+                if x is None:
+                    if optional:
+                        continue
+                    e = _Mismatch("expected a value, got None (annotate it Optional[...])")
+                    e.path.append(name)
+                    raise e
+                if not is_struct:
+                    continue
+            put_uint(out, i - last)  # the field delta
+            last = i
+            try:
+                enc(out, x)
+            except _Mismatch as e:
+                e.path.insert(0, name)
+                raise
+        out.append(0)
+    return enc_struct
+
+
+_ENC_FIXED = {"bool": _enc_bool, "complex": _enc_complex, "string": _enc_string, "bytes": _enc_bytes}
+_ENC_MAKERS = {"int": _enc_integer, "uint": _enc_integer, "float": _enc_float,
+               "slice": _enc_collection, "map": _enc_collection, "struct": _enc_struct}
+_ENC_PLANS: dict = {_intern(kind): plan for kind, plan in _ENC_FIXED.items()}  # _Spec -> plan
+# protects _BUILDING and the building of plans: connections encode on many threads.  A
+# recursive type's half-built plan (a forwarder) lives in _BUILDING, seen only under the lock.
+_PLAN_LOCK = threading.RLock()
+_BUILDING: dict = {}
+
+
+def _enc_plan(spec: _Spec):
+    plan = _ENC_PLANS.get(spec)
+    if plan is None:
+        with _PLAN_LOCK:
+            plan = _ENC_PLANS.get(spec) or _BUILDING.get(spec)
+            if plan is None:
+                cell = []  # a recursive type's plan calls itself through this forwarder
+                _BUILDING[spec] = lambda out, v: cell[0](out, v)
+                try:
+                    cell.append(_ENC_MAKERS[spec.kind](spec))
+                finally:
+                    del _BUILDING[spec]
+                plan = _ENC_PLANS[spec] = cell[0]
+    return plan
+
+
+class Encoder:
+    """Encodes values for one stream, remembering which types it already described.
+
+    ``package`` is the Go package name used in the names Go would give unnamed
+    field types (``[]main.Point``); names are informational only.
+    """
+
+    def __init__(self, package: str = "main"):
+        self.package = package
+        self._types: dict[_Spec, WireType] = {}  # types defined on this stream (ordered, for rollback)
+        self._next_id = FIRST_USER_ID
+
+    def encode(self, value, type=None) -> bytes:
+        """All messages for ``value``: any new type definitions, then the value."""
+        spec = infer_spec(value) if type is None or type is Any or type is object else spec_of(type)
+        defined = spec.builtin_id or spec in self._types  # usually: nothing new to describe
+        saved = None if defined else self.checkpoint()
+        out, msg = bytearray(), bytearray()
+        try:
+            if not defined:
+                new: list[WireType] = []
+                self._type_id(spec, spec.name, new)
+                for t in new:  # a definition message each: length, then int(-id) and the wireType
+                    payload = _wire_type_bytes(t)
+                    put_uint(out, len(payload))
+                    out += payload
+            put_int(msg, spec.builtin_id or self._types[spec].id)
+            if spec.kind != "struct":
+                msg.append(0)  # a singleton is sent as field 0 of an unnamed struct
+            _enc_plan(spec)(msg, value)
+        except BaseException as e:
+            if saved is not None:
+                self.rollback(saved)  # leave the stream state as it was
+            if isinstance(e, _Mismatch):
+                raise GobError(f"gob: cannot encode {e.where(spec.name or spec.go_string())}: "
+                               f"{e.detail}") from None
+            raise
+        put_uint(out, len(msg))
+        out += msg
+        return bytes(out)
+
+    def checkpoint(self):
+        """The stream state, for ``rollback`` when encoded bytes end up not being sent."""
+        return len(self._types), self._next_id  # _types only ever grows
+
+    def rollback(self, saved) -> None:
+        for spec in list(self._types)[saved[0]:]:
+            del self._types[spec]
+        self._next_id = saved[1]
+
+    def _type_id(self, spec: _Spec, name: str, new: list) -> int:
+        """The id of ``spec`` on this stream; a new type (and those inside it) gets one and is listed in ``new``.
+
+        Go's two orders differ, and the bytes must match: a struct takes its id
+        before its fields do, a slice or map after its elements; but the
+        definitions go out outer type first, then the inner ones in field order.
+        """
+        if spec.builtin_id:
+            return spec.builtin_id
+        if spec in self._types:
+            return self._types[spec].id
+        t = self._types[spec] = WireType(spec.kind, name)
+        new.append(t)  # listed now (outer first); its id may come after its elements'
+        if spec.kind == "struct":
+            t.id = self._new_id()  # first, so a recursive field can refer to it
+            t.fields = [(f.name, self._type_id(f.spec, f.spec.name or f.spec.go_string(self.package), new))
+                        for f in spec.fields()]
+            return t.id
+        if spec.kind == "map":
+            t.key = self._type_id(spec.key, "", new)
+            t.elem = self._type_id(spec.elem, "", new)
+        else:
+            t.elem = self._type_id(spec.elem, spec.elem.name, new)
+        t.id = self._new_id()
+        return t.id
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+
+# ---------------------------------------------------------------- decoding plans
+# An op is function(data, pos, depth) -> (value, position after it).  Reading past
+# the end of ``data`` raises IndexError, which the Decoder reports as GobError.
+
+
+def _op_int(data, pos, depth):
+    u = data[pos]
+    if u < 0x80:  # the common one-byte case, inlined for speed
+        pos += 1
+    else:
+        u, pos = get_uint(data, pos)
+    return (~(u >> 1) if u & 1 else u >> 1), pos
+
+
+def _op_float(data, pos, depth):
+    u, pos = get_uint(data, pos)
+    return uint_to_float(u), pos
+
+
+def _op_complex(data, pos, depth):
+    re, pos = _op_float(data, pos, depth)
+    im, pos = _op_float(data, pos, depth)
+    return complex(re, im), pos
+
+
+def _op_bytes(data, pos, depth, what="byte slice"):
+    n = data[pos]
+    if n < 0x80:
+        pos += 1
+    else:
+        n, pos = get_uint(data, pos)
+    if pos + n > len(data):  # checked before slicing: a length is a claim, not a fact
+        raise GobError(f"gob: {what} length {n} exceeds input size")
+    return data[pos:pos + n], pos + n
+
+
+def _op_string(data, pos, depth):
+    raw, pos = _op_bytes(data, pos, depth, "string")
+    return raw.decode("utf-8", "surrogateescape"), pos
+
+
+def _op_bool(data, pos, depth):
+    u, pos = get_uint(data, pos)
+    return u != 0, pos
+
+
+def _op_uint(data, pos, depth):
+    return get_uint(data, pos)
+
+
+# wire id -> (the kind of target it fits, op)
+_SCALAR_OPS = {_BOOL: ("bool", _op_bool), _INT: ("int", _op_int), _UINT: ("uint", _op_uint),
+               _FLOAT: ("float", _op_float), _BYTES: ("bytes", _op_bytes),
+               _STRING: ("string", _op_string), _COMPLEX: ("complex", _op_complex)}
+
+
+def _ranged(op, spec: _Spec):
+    """Wrap an integer/float op with the range check of a sized target (Int32, Uint, Float32...)."""
+    (lo, hi), name = spec.range, spec.go_string()
+
+    def ranged(data, pos, depth):
+        v, pos = op(data, pos, depth)
+        if FLOAT32_MAX < abs(v) < float("inf") if spec.kind == "float" else not lo <= v < hi:
+            raise GobError(f"gob: value {v} out of range for {name}")
+        return v, pos
+    return ranged
+
+
+class Decoder:
+    """Decodes one stream: remembers the peer's type definitions and compiled plans."""
+
+    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE, max_depth: int = DEFAULT_MAX_DEPTH,
+                 max_types: int = DEFAULT_MAX_TYPES):
+        self.max_message, self.max_depth, self.max_types = max_message, max_depth, max_types
+        self.wire_types: dict[int, WireType] = dict(_BOOTSTRAP)  # id -> definition
+        self._received = 0  # definitions received, for max_types
+        self._ops: dict = {}  # (wire id, target _Spec or None) -> op
+        self._top: dict = {}  # (wire id, Python type) -> (op, is singleton) for top-level values
+        self._buffer = bytearray()
+
+    # -- streaming: feed bytes, take values
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        try:
+            length, _ = get_uint(self._buffer, 0)
+        except IndexError:
+            return
+        self.check_length(length)  # refuse a huge message before waiting for its bytes
+
+    def decode(self, type=None):
+        """The next value from the fed bytes; EOFError if no whole value is buffered yet."""
+        while True:
+            buf = self._buffer
+            try:
+                length, start = get_uint(buf, 0)
+            except IndexError:
+                raise EOFError("no complete gob message buffered") from None
+            self.check_length(length)
+            if len(buf) - start < length:
+                raise EOFError("no complete gob message buffered")
+            payload = bytes(buf[start:start + length])
+            del buf[:start + length]
+            type_id, value = self.read_message(payload, type)
+            if type_id > 0:  # a definition is absorbed; keep reading
+                return value
+
+    def check_length(self, length: int) -> None:
+        if length == 0 or length > self.max_message:
+            raise GobError(f"gob: invalid message length {length} (limit {self.max_message})")
+
+    # -- message based
+    def read_message(self, payload: bytes, type=None) -> tuple[int, Any]:
+        """Decode one message (without its length prefix).
+
+        Returns (-id, WireType) for a type definition, (id, value) for a value.
+        """
+        try:
+            type_id, pos = get_int(payload, 0)
+            if type_id < 0:
+                return type_id, self._define(-type_id, payload, pos)
+            return type_id, self._decode_value(type_id, payload, pos, type)
+        except IndexError:
+            raise GobError("gob: message is shorter than its contents (truncated data)") from None
+        except RecursionError:
+            raise GobError("gob: invalid nesting depth") from None
+
+    def _define(self, type_id: int, payload: bytes, pos: int) -> WireType:
+        # Ids below 64 are Go's own; a stream may define each id once.
+        if type_id < FIRST_USER_ID - 1 or type_id in self.wire_types:
+            raise GobError("gob: duplicate type received")
+        if self._received >= self.max_types:
+            raise GobError(f"gob: more than {self.max_types} type definitions on one stream")
+        plain, pos = self._op(16, None, 0)(payload, pos, 0)  # a wireType struct, as a dict
+        if pos != len(payload):
+            raise GobError("gob: extra data in buffer")
+        wire = self.wire_types[type_id] = _wire_type_from_plain(type_id, plain)
+        self._received += 1
+        return wire
+
+    def _decode_value(self, type_id: int, payload: bytes, pos: int, type):
+        try:
+            op, singleton = self._top[type_id, type]
+        except KeyError:
+            op, singleton = self._top[type_id, type] = self._top_plan(type_id, type)
+        except TypeError:  # an unhashable annotation: plan it every time
+            op, singleton = self._top_plan(type_id, type)
+        if singleton:  # a non-struct value travels as field 0 of an unnamed struct
+            delta, pos = get_uint(payload, pos)
+            if delta != 0:
+                raise GobError("gob: corrupted data: non-zero delta for singleton")
+        value, pos = op(payload, pos, 0)
+        if pos != len(payload):
+            raise GobError("gob: extra data after value")
+        return value
+
+    def _top_plan(self, type_id: int, type):
+        """(op, is singleton) for a top-level value, with Go's texts for type mismatches."""
+        spec = None if type is None or type is Any or type is object else spec_of(type)
+        wire = self.wire_types.get(type_id)
+        if wire is None and type_id not in _SCALAR_OPS:
+            raise GobError(f"gob: unknown type id {type_id}")
+        try:
+            op = self._op(type_id, spec, 0)
+        except _Mismatch as e:
+            if not e.path and spec is not None and spec.kind == "struct":
+                raise GobError(f"gob: type mismatch in decoder: want struct type {spec.name}; "
+                               "got non-struct") from None
+            if not e.path:
+                raise GobError(f"gob: type mismatch: {e.detail}") from None
+            raise GobError(f"gob: wrong type for received field {e.where(wire.name)}: {e.detail}") from None
+        is_struct = wire is not None and wire.kind == "struct"
+        if is_struct and spec is not None:  # Go refuses a struct sharing no field with the target
+            local, on_wire = {f.name for f in spec.fields()}, {name for name, _ in wire.fields}
+            if local and on_wire and not local & on_wire:
+                raise GobError(f"gob: type mismatch: no fields matched compiling decoder for {spec.name}")
+        return op, not is_struct
+
+    # -- compiling ops for (wire type, Python target) pairs
+    def _op(self, type_id: int, spec, depth: int):
+        key = (type_id, spec)
+        op = self._ops.get(key)
+        if op is None:
+            if depth > self.max_depth:  # a definition nested too deep to compile
+                raise GobError("gob: invalid nesting depth")
+            cell = []  # recursive types meet this forwarder while compiling
+            self._ops[key] = lambda d, p, n: cell[0](d, p, n)
+            try:
+                cell.append(self._compile(type_id, spec, depth))
+            except BaseException:
+                del self._ops[key]
+                raise
+            op = self._ops[key] = cell[0]
+        return op
+
+    def _compile(self, type_id: int, spec, depth: int):
+        want = spec.go_string() if spec is not None else ""
+        if type_id == _INTERFACE:
+            if spec is not None:
+                raise _Mismatch(f"got interface, want {want}")
+            return _op_interface
+        if type_id in _SCALAR_OPS:
+            kind, op = _SCALAR_OPS[type_id]
+            if spec is None:
+                return op
+            if spec.kind != kind and not (spec.kind in ("int", "uint") and kind in ("int", "uint")):
+                raise _Mismatch(f"got {_BUILTIN_NAMES[type_id]}, want {want}")
+            if spec.bits == 64 and (spec.kind == kind or spec.kind == "int"):
+                return op  # a Python int holds any int64 or uint64
+            return _ranged(op, spec)
+        wire = self.wire_types.get(type_id)
+        if wire is None:
+            raise GobError(f"gob: unknown type id {type_id}")
+        if wire.kind == "struct":
+            return self._compile_struct(wire, spec, depth)
+        if wire.kind in ("gobencoder", "binary", "text"):  # a Go type's own encoding: opaque bytes
+            if spec is not None and spec.kind != "bytes":
+                raise _Mismatch(f"got {wire.kind} {wire.name}, want {want}")
+            return _op_bytes
+        if spec is not None and spec.kind != ("map" if wire.kind == "map" else "slice"):
+            raise _Mismatch(f"got {wire.describe()}, want {want}")
+        elem = self._op(wire.elem, spec and spec.elem, depth + 1)
+        key = self._op(wire.key, spec and spec.key, depth + 1) if wire.kind == "map" else None
+        max_depth, array_len = self.max_depth, wire.len if wire.kind == "array" else -1
+
+        def op_collection(data, pos, depth):
+            n, pos = get_uint(data, pos)
+            # every element takes at least one byte (a map entry two): check before allocating
+            if n * (2 if key else 1) > len(data) - pos:
+                raise GobError(f"gob: {'map size' if key else 'slice length'} {n} exceeds input size")
+            if array_len >= 0 and n != array_len:
+                raise GobError(f"gob: array length {n}, want {array_len}")
+            if depth >= max_depth:
+                raise GobError("gob: invalid nesting depth")
+            depth += 1
+            if key is None:
+                result = []
+                for _ in range(n):
+                    v, pos = elem(data, pos, depth)
+                    result.append(v)
+                return result, pos
+            result = {}
+            for _ in range(n):
+                k, pos = key(data, pos, depth)
+                v, pos = elem(data, pos, depth)
+                try:
+                    result[k] = v
+                except TypeError:
+                    raise GobError("gob: map key cannot be a Python dict; decode into a "
+                                   "frozen dataclass") from None
+            return result, pos
+        return op_collection
+
+    def _compile_struct(self, wire: WireType, spec, depth):
+        if spec is not None and spec.kind != "struct":
+            raise _Mismatch(f"got struct {wire.name}, want {spec.go_string()}")
+        local = {f.name: f for f in spec.fields()} if spec is not None else {}
+        fields = []  # by wire field number: (name to store under, or None to skip; op)
+        for name, fid in wire.fields:
+            target = local.get(name)
+            try:
+                op = self._op(fid, target.spec if target else None, depth + 1)
+            except _Mismatch as e:
+                e.path.insert(0, name)
+                raise
+            fields.append((name if (spec is None or target) else None, op))
+        nfields, max_depth = len(fields), self.max_depth
+        cls = spec.cls if spec is not None else None
+        # A field the sender left out is zero; a field the sender's type lacks gets our default.
+        on_wire = {name for name, _ in wire.fields}
+        missing = [(f.name, f.default if (f.name not in on_wire and f.default) else
+                    f.spec.zero(f.optional)) for f in local.values()]
+
+        def op_struct(data, pos, depth):
+            if depth >= max_depth:
+                raise GobError("gob: invalid nesting depth")
+            depth += 1
+            values, field = {}, -1
+            while True:
+                delta = data[pos]
+                if delta < 0x80:
+                    pos += 1
+                else:
+                    delta, pos = get_uint(data, pos)
+                if delta == 0:  # the end of the struct
+                    break
+                field += delta
+                if field >= nfields:
+                    raise GobError("gob: field number out of range")
+                name, op = fields[field]
+                value, pos = op(data, pos, depth)
+                if name is not None:
+                    values[name] = value
+            if cls is None:
+                return values, pos  # plain: a dict of the fields that were sent
+            if len(values) != len(missing):
+                for name, factory in missing:
+                    if name not in values:
+                        values[name] = factory()
+            try:
+                return cls(**values), pos
+            except (TypeError, ValueError) as e:  # e.g. the class's own __post_init__ check
+                raise GobError(f"gob: cannot build {cls.__name__}: {e}") from None
+        return op_struct
+
+
+def _op_interface(data, pos, depth):
+    raise GobError("gob: interface values are not supported")
+
+
+# ---------------------------------------------------------------- one-shot helpers
+
+
+def encode(value, type=None) -> bytes:
+    """Encode one value on a fresh stream (its type definitions included)."""
+    return Encoder().encode(value, type)
+
+
+def decode(data: bytes, type=None):
+    """Decode exactly one value (and its type definitions) from a fresh stream."""
+    dec = Decoder()
+    dec.feed(data)
+    try:
+        value = dec.decode(type)
+    except EOFError:
+        raise GobError("gob: truncated stream: no complete value") from None
+    if dec._buffer:
+        raise GobError("gob: extra data after the value")
+    return value
+
+
+def dump(data: bytes) -> str:
+    """An annotated listing of a gob stream: one block per message, hex on the left.
+
+    The walker lives in ``minirpc.gobdump``; it is a reader's aid, not part of the format.
+    """
+    from .gobdump import dump as _dump
+    return _dump(data)
