@@ -66,9 +66,11 @@ default when the sender's type lacks them.  An ``int`` target accepts wire
 int and uint; other kinds must match.  Strings use UTF-8 with
 "surrogateescape", so any Go byte string round-trips.
 
-Refused: interface values (``Any``, unions) -- a Go interface carries a
-registered type name that Python cannot resolve safely; an interface field is
-fine while nil.  Empty dicts in struct fields are left out like Go's nil maps.
+Refused: interface values (``Any``, ``object``, unions other than
+``Optional[T]``).  On the wire a Go interface names a type registered by the
+sender, and resolving names from strangers into Python classes is unsafe; an
+interface field is fine while nil.  Empty dicts in struct fields are left
+out, like Go's nil maps.
 
 Example (the Point of doc.go)::
 
@@ -490,7 +492,11 @@ def _enc_integer(spec: _Spec):
             v = int(v)
         if not lo <= v < hi:
             raise _Mismatch(f"{v} out of range for {gname}")
-        put_uint(out, (v << 1 if v >= 0 else (~v << 1) | 1) if signed else v)
+        u = (v << 1 if v >= 0 else (~v << 1) | 1) if signed else v
+        if u < 0x80:  # put_uint inlined for speed
+            out.append(u)
+        else:
+            put_uint(out, u)
     return enc_integer
 
 
@@ -549,7 +555,11 @@ def _enc_struct(spec: _Spec):
                     raise e
                 if not is_struct:
                     continue
-            put_uint(out, i - last)  # the field delta
+            delta = i - last  # how far the field number moved
+            if delta < 0x80:  # (put_uint inlined: this is the hottest loop)
+                out.append(delta)
+            else:
+                put_uint(out, delta)
             last = i
             try:
                 enc(out, x)
@@ -560,6 +570,7 @@ def _enc_struct(spec: _Spec):
     return enc_struct
 
 
+# Plans are looked up by kind: fixed functions for the simple kinds, makers for the rest.
 _ENC_FIXED = {"bool": _enc_bool, "complex": _enc_complex, "string": _enc_string, "bytes": _enc_bytes}
 _ENC_MAKERS = {"int": _enc_integer, "uint": _enc_integer, "float": _enc_float,
                "slice": _enc_collection, "map": _enc_collection, "struct": _enc_struct}
@@ -692,20 +703,22 @@ def _op_complex(data, pos, depth):
     return complex(re, im), pos
 
 
-def _op_bytes(data, pos, depth, what="byte slice"):
-    n = data[pos]
-    if n < 0x80:
-        pos += 1
-    else:
-        n, pos = get_uint(data, pos)
+def _op_bytes(data, pos, depth):
+    n, pos = get_uint(data, pos)
     if pos + n > len(data):  # checked before slicing: a length is a claim, not a fact
-        raise GobError(f"gob: {what} length {n} exceeds input size")
+        raise GobError(f"gob: byte slice length {n} exceeds input size")
     return data[pos:pos + n], pos + n
 
 
 def _op_string(data, pos, depth):
-    raw, pos = _op_bytes(data, pos, depth, "string")
-    return raw.decode("utf-8", "surrogateescape"), pos
+    n = data[pos]
+    if n < 0x80:  # the common one-byte length, inlined for speed
+        pos += 1
+    else:
+        n, pos = get_uint(data, pos)
+    if pos + n > len(data):
+        raise GobError(f"gob: string length {n} exceeds input size")
+    return data[pos:pos + n].decode("utf-8", "surrogateescape"), pos + n
 
 
 def _op_bool(data, pos, depth):
