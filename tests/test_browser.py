@@ -62,7 +62,18 @@ def _get(url: str) -> bytes:
 
 
 @pytest.fixture
-def lab(tmp_path):
+def chromium():
+    """Chromium's path, once Chromium and Playwright are both known to be there."""
+    path = _chromium()
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _skip_or_fail("Playwright is not installed (pip install playwright)")
+    return path
+
+
+@pytest.fixture
+def lab(chromium, tmp_path):
     """A JupyterLab server serving a temporary root that holds a copy of lesson 4."""
     root = tmp_path / "lab"
     root.mkdir()
@@ -165,12 +176,9 @@ def _run_lesson_and_call(page, base: str) -> str:
     return reply.inner_text()
 
 
-def test_call_console_answers_a_click_in_jupyterlab(lab):
-    chromium = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("Playwright is not installed (pip install playwright)")
+def test_call_console_answers_a_click_in_jupyterlab(chromium, lab):
+    from playwright.sync_api import sync_playwright
+
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         for attempt in (1, 2):  # one retry: a fresh page and a fresh kernel

@@ -124,6 +124,17 @@ def test_wiretap_shows_an_unknown_codec_as_a_hexdump(json_serving):
     assert tap.last().annotate().splitlines()[1].startswith("0000  7b 22 6d 65")
 
 
+def test_side_by_side_puts_each_exchange_in_its_own_column(json_serving):
+    from minirpc.teaching import side_by_side
+
+    tap = WireTap("json")
+    with minirpc.dial("tcp", json_serving.address, codec=tap.client_codec) as client:
+        client.call("Arith.Multiply", Args(7, 8))
+    view = side_by_side(tap.last(), tap.last(), titles=("left",))
+    assert view._repr_html_().count("<td") == 2
+    assert repr(view).startswith("== left ==\n-> request  seq 0") and "== json, seq 0 ==" in repr(view)
+
+
 def test_hexdump_prints_offset_hex_and_printable_text():
     assert hexdump(b"AB\x00") == "0000  41 42 00" + " " * 41 + "AB."
     assert hexdump(bytes(range(65, 65 + 17))).splitlines()[1] == "0010  51" + " " * 47 + "Q"

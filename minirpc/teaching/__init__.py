@@ -19,9 +19,10 @@ from typing import Any
 
 from . import plots
 from .source import Source, show_source
-from .wiretap import Exchange, WireTap, hexdump
+from .wiretap import Exchange, WireTap, hexdump, side_by_side
 
-__all__ = ["show_source", "Source", "WireTap", "Exchange", "hexdump", "plots", "CallConsole", "LatencyView"]
+__all__ = ["show_source", "Source", "WireTap", "Exchange", "hexdump", "side_by_side", "plots",
+           "CallConsole", "LatencyView"]
 
 
 def __getattr__(name: str) -> Any:  # the widgets only when asked for: they need ipywidgets

@@ -87,6 +87,8 @@ def show_source(obj: object, *, start: str | None = None, end: str | None = None
     first = max(first, 1)  # a module starts at line 0 for inspect
     if docstring:
         lines, first = _docstring_lines(lines, first)
+    if start is not None or end is not None:
+        title += " (excerpt)"
     if start is not None:
         i = _find(lines, start, 0, title)
         lines, first = lines[i:], first + i

@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
-import threading
 import time
 import typing
 import urllib.request
@@ -246,7 +245,8 @@ class CallConsole:
         except ValueError as e:
             return self._show(info.name, None, None, e, None)
         n = self.go_count.value
-        finished: list[tuple[int, float]] = []  # (seq, time done), appended by the client's reader thread
+        # (seq, time done), appended by whichever thread completes a call; list.append is atomic in CPython
+        finished: list[tuple[int, float]] = []
         t0 = time.perf_counter()
         calls = []
         for _ in range(n):
@@ -267,12 +267,14 @@ class CallConsole:
         elif shown.done():
             text += f"; last reply: {shown.reply!r}"
         self.reply.value = text
+        self.reply.style.text_color = "green" if not failed else "#b00"
         self.latency.value = (f"all {n} done in {plots.format_seconds(total)} "
                               f"({plots.format_seconds(total / n)} per call); replies arrived as seq {_short(order)}")
         exchange = self.tap.get(shown) if self.tap is not None and shown.seq is not None else None
         self.wire.value = _wire_html(exchange)
+        done_at = dict(finished)
         self.history.extend({"method": info.name, "args": args, "reply": c.reply, "error": c.error,
-                             "seconds": None} for c in calls)
+                             "seconds": done_at[c.seq] - t0 if c.seq in done_at else None} for c in calls)
         self.log.append_stdout(f"{text}\n")
         self.view.add(*latencies)
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import net
 
-__all__ = ["WireTap", "Exchange", "hexdump"]
+__all__ = ["WireTap", "Exchange", "hexdump", "side_by_side"]
 
 
 class _TapReader:
@@ -148,6 +148,29 @@ def gob_listing(stream: bytes, start: int = 0) -> str:
     return "\n".join(blocks)
 
 
+class SideBySide:
+    """Annotated exchanges in columns (HTML in Jupyter, one after another as text)."""
+
+    def __init__(self, columns: list[tuple[str, str]]):
+        self.columns = columns  # (title, annotated text)
+
+    def __repr__(self) -> str:
+        return "\n\n".join(f"== {title} ==\n{text}" for title, text in self.columns)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        cells = "".join(f'<td style="vertical-align:top;text-align:left"><b>{html.escape(title)}</b>'
+                        f'<pre style="font-size:80%">{html.escape(text)}</pre></td>' for title, text in self.columns)
+        return f"<table><tr>{cells}</tr></table>"
+
+
+def side_by_side(*exchanges: Exchange, titles: tuple[str, ...] = ()) -> SideBySide:
+    """The same call through different codecs, annotated next to each other."""
+    names = list(titles) + [f"{e.kind}, seq {e.seq}" for e in exchanges[len(titles):]]
+    return SideBySide([(name, e.annotate()) for name, e in zip(names, exchanges)])
+
+
 def hexdump(data: bytes, width: int = 16) -> str:
     """Offset, hex bytes and printable ASCII, ``width`` bytes a line."""
     lines = []
@@ -207,13 +230,20 @@ class WireTap:
 
     # -- called by the tapped codecs --------------------------------------------
 
-    def _sent(self, seq: int, service_method: str, stream: bytearray, start: int) -> None:
-        exchange = Exchange(seq, service_method, self.kind, bytes(stream[start:]), sent_at=time.perf_counter(),
-                            _out=stream, _out_span=(start, len(stream)))
+    def _begin(self, seq: int, service_method: str) -> None:
+        """A request is about to go out.  Filed *before* it is written: its
+        reply may be read (on another thread) before ``write`` returns."""
+        exchange = Exchange(seq, service_method, self.kind, sent_at=time.perf_counter())
         with self._lock:
             self.exchanges[seq] = exchange
             while len(self.exchanges) > self.keep:
                 del self.exchanges[next(iter(self.exchanges))]
+
+    def _sent(self, seq: int, stream: bytearray, start: int) -> None:
+        with self._lock:
+            exchange = self.exchanges.get(seq)
+            if exchange is not None:
+                exchange.request, exchange._out, exchange._out_span = bytes(stream[start:]), stream, (start, len(stream))
 
     def _received(self, seq: int, service_method: str, error: str, stream: bytearray, start: int) -> None:
         with self._lock:
@@ -238,8 +268,9 @@ class TappedClientCodec:
 
     def write_request(self, request: Any, body: Any) -> None:
         start = len(self.conn.sent)  # the client sends one request at a time
+        self.tap._begin(request.seq, request.service_method)
         self.inner.write_request(request, body)
-        self.tap._sent(request.seq, request.service_method, self.conn.sent, start)
+        self.tap._sent(request.seq, self.conn.sent, start)
 
     def read_response_header(self) -> Any:
         self._start = len(self.conn.received)  # one reader at a time, too
@@ -278,7 +309,8 @@ class TappedServerCodec:
             return self.inner.read_request_body(arg_type)
         finally:
             h = self._header
-            self.tap._sent(h.seq, h.service_method, self.conn.received, self._start)
+            self.tap._begin(h.seq, h.service_method)
+            self.tap._sent(h.seq, self.conn.received, self._start)
 
     def write_response(self, response: Any, body: Any) -> None:
         start = len(self.conn.sent)  # the server writes one response at a time
