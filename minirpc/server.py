@@ -30,7 +30,6 @@ from typing import Any, Callable
 
 from . import net
 from .codec import DEFAULT_MAX_MESSAGE, BodyError, Request, Response
-from .errors import ProtocolError
 from .registry import Method, Registry, Service
 
 _SKIP = object()  # a request that was answered with an error while reading it

@@ -145,7 +145,6 @@ def _make_converter(tp: Any) -> Callable[[Any], Any]:
     origin, params = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
         return _union_converter(tp, params)
-    zero = zero_value  # Go: null leaves the zero value (a nil slice, map or pointer)
     if tp in (bool, str):  # exact: True is not an int here, 1 is not a bool
         def exact(value):
             if type(value) is tp:

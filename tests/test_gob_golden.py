@@ -11,66 +11,19 @@ import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
 from minirpc import gob, gobrpc
-from minirpc.gob import Int32, Uint
+from minirpc.gob import Uint
+
+from gotypes import Args, Inner, Ints, Nested, Node, Point
 
 GOLDEN = Path(__file__).parent / "interop" / "golden"
 
 
 def golden(name: str) -> bytes:
     return bytes.fromhex((GOLDEN / f"{name}.hex").read_text().strip())
-
-
-@dataclass
-class Point:
-    X: int = 0
-    Y: int = 0
-
-
-@dataclass
-class Args:
-    A: int = 0
-    B: int = 0
-
-
-@dataclass
-class Inner:
-    Name: str = ""
-    Tags: list[str] = field(default_factory=list)
-    Scores: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class Nested:
-    ID: int = 0
-    Label: str = ""
-    In: Inner = field(default_factory=Inner)
-    Items: list[Inner] = field(default_factory=list)
-    Index: dict[str, Inner] = field(default_factory=dict)
-    Ptr: Optional[Inner] = None
-    Data: bytes = b""
-    Flag: bool = False
-    Ratio: float = 0.0
-    U: Uint = 0
-
-
-@dataclass
-class Ints:
-    Min: int = 0
-    Max: int = 0
-    Neg: int = 0
-    UMax: Uint = 0
-    Small: Int32 = 0
-
-
-@dataclass
-class Node:
-    Value: int = 0
-    Kids: list["Node"] = field(default_factory=list)
 
 
 @dataclass

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import random
-from dataclasses import field, make_dataclass
+from dataclasses import make_dataclass
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -11,7 +11,7 @@ from concurrent import futures
 import pytest
 
 import minirpc
-from minirpc.codec import Request, Response
+from minirpc.codec import Request
 
 from conftest import Args, Quotient
 

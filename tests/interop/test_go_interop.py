@@ -13,15 +13,14 @@ import math
 import struct
 import subprocess
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
 import minirpc
 from minirpc.errors import ServerError
-from minirpc.gob import Int32, Uint
+
+from gotypes import Args, Inner, Ints, Nested, Quotient
 
 from goenv import go_build
 
@@ -30,46 +29,6 @@ CODECS = ["gob", "json"]
 
 
 # ---------------------------------------------------------------- the Go types, in Python
-@dataclass
-class Args:
-    A: int = 0
-    B: int = 0
-
-
-@dataclass
-class Quotient:
-    Quo: int = 0
-    Rem: int = 0
-
-
-@dataclass
-class Inner:
-    Name: str = ""
-    Tags: list[str] = field(default_factory=list)
-    Scores: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class Nested:
-    ID: int = 0
-    Label: str = ""
-    In: Inner = field(default_factory=Inner)
-    Items: list[Inner] = field(default_factory=list)
-    Index: dict[str, Inner] = field(default_factory=dict)
-    Ptr: Optional[Inner] = None
-    Data: bytes = b""
-    Flag: bool = False
-    Ratio: float = 0.0
-    U: Uint = 0
-
-
-@dataclass
-class Ints:
-    Min: int = 0
-    Max: int = 0
-    Neg: int = 0
-    UMax: Uint = 0
-    Small: Int32 = 0
 
 
 def sample_nested() -> Nested:  # the same value as SampleNested() in goapp
