@@ -9,18 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import minirpc
-
-
-@dataclass
-class Args:
-    A: int = 0
-    B: int = 0
-
-
-@dataclass
-class Quotient:
-    Quo: int = 0
-    Rem: int = 0
+from minirpc.examples import Args, Quotient  # Go's Args{A, B} and Quotient{Quo, Rem}
 
 
 class Arith:

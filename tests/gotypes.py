@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from minirpc.examples import Args, Quotient  # noqa: F401 (Go's Args and Quotient)
 from minirpc.gob import Int32, Uint
 
 
@@ -16,18 +17,6 @@ from minirpc.gob import Int32, Uint
 class Point:
     X: int = 0
     Y: int = 0
-
-
-@dataclass
-class Args:
-    A: int = 0
-    B: int = 0
-
-
-@dataclass
-class Quotient:
-    Quo: int = 0
-    Rem: int = 0
 
 
 @dataclass

@@ -22,6 +22,7 @@ from minirpc.errors import ServerError
 
 from gotypes import Args, Inner, Ints, Nested, Quotient
 
+from conftest import Arith as GoTestArith
 from goenv import go_build
 
 GOAPP = Path(__file__).parent / "goapp"
@@ -46,18 +47,7 @@ UNICODE = "héllo, 世界 🌍 \x00 end"
 
 
 # ---------------------------------------------------------------- the same services, in Python
-class Arith:
-    def Add(self, args: Args) -> int:
-        return args.A + args.B
-
-    def Mul(self, args: Args) -> int:
-        return args.A * args.B
-
-    def Div(self, args: Args) -> Quotient:
-        if args.B == 0:
-            raise ZeroDivisionError("divide by zero")
-        return Quotient(args.A // args.B, args.A % args.B)
-
+class Arith(GoTestArith):  # Add, Mul, Div, ... as in Go's server_test.go
     def Sleep(self, ms: int) -> int:
         threading.Event().wait(ms / 1000)
         return ms
