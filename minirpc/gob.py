@@ -106,6 +106,7 @@ import typing
 from typing import Annotated, Any
 
 from .errors import ProtocolError
+from .values import field_types
 
 __all__ = ["GobError", "Encoder", "Decoder", "WireType", "Uint", "Uint32", "Int32",
            "Float32", "encode", "decode", "dump", "DEFAULT_MAX_MESSAGE"]
@@ -340,7 +341,7 @@ class _Spec:
 
     def fields(self) -> list[_Field]:
         if self._fields is None:  # computed lazily so recursive dataclasses work
-            hints = typing.get_type_hints(self.cls, include_extras=True)
+            hints = field_types(self.cls)  # annotations evaluated, forward references too
             fields = []
             for f in dataclasses.fields(self.cls):
                 if f.name.startswith("_") or not f.init:

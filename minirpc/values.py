@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import sys
 import types
 import typing
 from typing import Any, Callable
@@ -284,12 +285,33 @@ def _fields(cls: type) -> tuple[dict[str, Any], dict[str, str]]:
     return fields
 
 
-def _field_types(cls: type) -> dict[str, Any]:
+def field_types(cls: type) -> dict[str, Any]:
     """Resolved field annotations of a dataclass (cached; strings evaluated)."""
     hints = _HINTS.get(cls)
     if hints is None:
-        hints = _HINTS[cls] = typing.get_type_hints(cls, include_extras=True)
+        namespace = {**vars(sys.modules.get(cls.__module__, typing)), cls.__name__: cls}
+        hints = typing.get_type_hints(cls, include_extras=True)
+        hints = _HINTS[cls] = {name: _resolve(tp, namespace) for name, tp in hints.items()}
     return hints
+
+
+def _resolve(tp: Any, namespace: dict) -> Any:
+    """Evaluate forward references left inside ``list["Node"]`` (Python 3.10 leaves them)."""
+    if isinstance(tp, (str, typing.ForwardRef)):  # an annotation the class's own module wrote
+        return eval(getattr(tp, "__forward_arg__", tp), namespace)
+    args = typing.get_args(tp)
+    if not args or not any(isinstance(a, (str, typing.ForwardRef)) or typing.get_args(a) for a in args):
+        return tp
+    origin = typing.get_origin(tp)
+    resolved = tuple(_resolve(a, namespace) for a in args)
+    if origin is typing.Annotated:
+        return typing.Annotated[(resolved[0], *tp.__metadata__)]
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[resolved]
+    return origin[resolved]
+
+
+_field_types = field_types
 
 
 def zero_value(tp: Any) -> Any:
