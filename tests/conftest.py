@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 import pytest
 
 import minirpc
+import minirpc.examples
 from minirpc.examples import Args, Quotient  # Go's Args{A, B} and Quotient{Quo, Rem}
 
 
-class Arith:
-    """The service Go's own tests use (net/rpc/server_test.go), in Python."""
+class Arith(minirpc.examples.Arith):
+    """The service Go's own tests use (net/rpc/server_test.go), in Python,
+    plus the docs' Multiply and Divide from ``minirpc.examples``."""
 
     def Add(self, args: Args) -> int:
         return args.A + args.B

@@ -13,7 +13,7 @@ import pytest
 import minirpc
 import minirpc.jsonrpc
 from minirpc.errors import RPCError, ServerError, ShutdownError, ConnectionLost
-from minirpc.examples import Args, Arith, Quotient
+from minirpc.examples import Args, Quotient
 from minirpc.http import (
     DEFAULT_RPC_PATH,
     HTTPTunnelError,
@@ -28,14 +28,6 @@ from minirpc.http import (
 from conftest import CODECS
 
 SHORT = 0.5  # handshake timeout for tests about silent or slow peers
-
-
-@pytest.fixture
-def server():
-    server = minirpc.Server()
-    server.register(Arith())
-    yield server
-    server.close()
 
 
 @pytest.fixture

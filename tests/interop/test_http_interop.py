@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pytest
 
-import minirpc
 from minirpc.errors import ServerError
-from minirpc.examples import Args, Arith, Quotient
+from minirpc.examples import Args, Quotient
 from minirpc.http import HTTPTunnelError, dial_http, start_http
 
 from goenv import go_build
@@ -39,14 +38,6 @@ def run_go(binary, *args) -> str:
     result = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout
-
-
-@pytest.fixture
-def server():
-    server = minirpc.Server()
-    server.register(Arith())
-    yield server
-    server.close()
 
 
 @pytest.fixture
