@@ -12,7 +12,8 @@ to catch by kind, so each of Go's error situations gets its own class here:
 * ``CallTimeout``   -- the caller's ``timeout=`` ran out (beyond Go).
 * ``CallCancelled`` -- the caller cancelled the call (beyond Go).
 * ``RegistrationError`` -- ``Server.register`` refused an object.
-* ``ProtocolError`` -- bytes on the wire that a codec cannot make sense of.
+* ``ProtocolError`` -- bytes on the wire that a codec cannot make sense of;
+  ``GobError`` is the gob codec's kind (also for values gob cannot encode).
 """
 
 
@@ -49,3 +50,7 @@ class RegistrationError(RPCError):
 
 class ProtocolError(RPCError, ValueError):
     """Bytes that break the codec's rules: malformed, oversized or out of order."""
+
+
+class GobError(ProtocolError):
+    """Bytes that are not valid gob, or a value that cannot be gob-encoded."""

@@ -3,7 +3,8 @@
 gob is Go's own self-describing binary format and net/rpc's default codec.
 This module speaks it byte for byte; the spec is
 ``$(go env GOROOT)/src/encoding/gob/doc.go``.  Read it top to bottom:
-numbers, type definitions, Python types, encoding, decoding.
+numbers, type definitions, encoding, decoding.  Which Go type stands for
+which Python type is decided next door, in ``minirpc.gobtypes``.
 
 1. The stream
 -------------
@@ -42,39 +43,23 @@ struct is sent at top level as if it were field 0 of a struct: a 0 byte, then
 the value (a "singleton").  Pointers are invisible: a nil pointer is a
 left-out field.
 
-4. Python <-> gob types (``Encoder.encode(value, type)``, ``decode(data, type)``)
----------------------------------------------------------------------------------
-::
-
-    Python               gob / Go
-    dataclass            struct named cls.__name__ (or cls.__gob_name__); fields
-                         matched by exact name, like Go; "_names" are not sent
-    int                  int (int64); annotate Uint (uint64), Uint32, Int32
-    float                float64;     annotate Float32
-    bool, str, bytes     bool, string, []byte
-    complex              complex128
-    list[T]              []T  (Go arrays [N]T decode into lists too)
-    dict[K, V]           map[K]V
-    Optional[T]          *T: None is a left-out struct field
-
-With ``type=None`` the encoder infers the type: a dataclass instance is a
-struct, a list a slice, a dict a *map* (never a struct); empty lists and dicts
-need an explicit type.  Decoding with ``type=None`` gives plain values
-(structs become dicts keyed by Go field name).  Decoding into a dataclass
-fills the fields present on the wire; the rest get their zero value, or their
-default when the sender's type lacks them.  An ``int`` target accepts wire
-int and uint; other kinds must match.  Strings use UTF-8 with
-"surrogateescape", so any Go byte string round-trips.
-
-Refused: interface values (``Any``, ``object``, unions other than
-``Optional[T]``).  On the wire a Go interface names a type registered by the
-sender, and resolving names from strangers into Python classes is unsafe; an
-interface field is fine while nil.  Empty dicts in struct fields are left
-out, like Go's nil maps.
+4. Python values
+----------------
+Which Go type a Python annotation stands for (``int`` is Go's int, ``Uint``
+its uint64, a dataclass a struct, ``list[T]`` a slice...) is the job of
+``minirpc.gobtypes``; its docstring has the table.  Decoding with
+``type=None`` gives plain values (structs become dicts keyed by Go field
+name).  Decoding into a dataclass fills the fields present on the wire; the
+rest get their zero value, or their default when the sender's type lacks
+them.  An ``int`` target accepts wire int and uint; other kinds must match.
+Strings use UTF-8 with "surrogateescape", so any Go byte string round-trips.
+Interface values are refused (an interface field is fine while nil); empty
+dicts in struct fields are left out, like Go's nil maps.
 
 Example (the Point of doc.go)::
 
-    >>> @dataclasses.dataclass
+    >>> from dataclasses import dataclass
+    >>> @dataclass
     ... class Point:
     ...     X: int = 0
     ...     Y: int = 0
@@ -98,18 +83,16 @@ prebuilt functions, not a fresh inspection of the dataclass.
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 import threading
-import types as _types
-import typing
-from typing import Annotated, Any
+from typing import Any
 
-from .errors import ProtocolError
-from .values import field_types
+from .errors import GobError
+from .gobtypes import BOOTSTRAP, BUILTIN_IDS, BUILTIN_NAMES, INTERFACE, GoType, WireType, wire_type_from_plain
+from .gobtypes import Float32, Int32, Uint, Uint32, go_type, infer_go_type  # noqa: F401 (Uint... re-exported)
 
-__all__ = ["GobError", "Encoder", "Decoder", "WireType", "Uint", "Uint32", "Int32",
-           "Float32", "encode", "decode", "dump", "DEFAULT_MAX_MESSAGE"]
+__all__ = ["DEFAULT_MAX_MESSAGE", "Decoder", "Encoder", "Float32", "GobError", "Int32", "Uint",
+           "Uint32", "WireType", "decode", "dump", "encode"]
 
 DEFAULT_MAX_MESSAGE = 32 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 100  # Go allows 10000; Python's stack is smaller
@@ -117,22 +100,6 @@ DEFAULT_MAX_TYPES = 1000  # type definitions accepted per stream
 FIRST_USER_ID = 65
 FLOAT32_MAX = 3.4028234663852886e38
 
-
-class GobError(ProtocolError):
-    """Bytes that are not valid gob, or a value that cannot be gob-encoded."""
-
-
-@dataclasses.dataclass(frozen=True)
-class GoKind:
-    """Marks a Python int/float as a specific Go number type: ``Annotated[int, GoKind("uint64")]``."""
-
-    name: str
-
-
-Uint = Annotated[int, GoKind("uint64")]
-Uint32 = Annotated[int, GoKind("uint32")]
-Int32 = Annotated[int, GoKind("int32")]
-Float32 = Annotated[float, GoKind("float32")]
 
 # ---------------------------------------------------------------- numbers
 
@@ -184,66 +151,8 @@ def uint_to_float(u: int) -> float:
 
 
 # ---------------------------------------------------------------- type definitions
-
-
-@dataclasses.dataclass
-class WireType:
-    """A type definition as sent on the wire (Go's ``wireType``), flattened."""
-
-    kind: str  # "struct", "slice", "array", "map", "gobencoder", "binary", "text"
-    name: str = ""
-    id: int = 0
-    fields: list = dataclasses.field(default_factory=list)  # [(name, type id)] for structs
-    elem: int = 0  # slices, arrays, maps
-    key: int = 0  # maps
-    len: int = 0  # arrays
-
-    def describe(self, known: dict | None = None) -> str:
-        """Go-like text, e.g. ``struct Point {X int; Y int}``; ``known`` names other ids."""
-        def name(i):
-            other = (known or {}).get(i)
-            return _BUILTIN_NAMES.get(i) or (other and (other.name or other.describe(known))) or f"type{i}"
-        if self.kind == "struct":
-            return f"struct {self.name} {{{'; '.join(f'{n} {name(i)}' for n, i in self.fields)}}}"
-        if self.kind == "map":
-            return f"map[{name(self.key)}]{name(self.elem)}"
-        if self.kind in ("slice", "array"):
-            return f"[{self.len if self.kind == 'array' else ''}]{name(self.elem)}"
-        return f"{self.kind} {self.name}"
-
-
-_BOOL, _INT, _UINT, _FLOAT, _BYTES, _STRING, _COMPLEX, _INTERFACE = range(1, 9)
-_BUILTIN_NAMES = {1: "bool", 2: "int", 3: "uint", 4: "float", 5: "[]byte", 6: "string",
-                  7: "complex", 8: "interface"}
-# A definition is itself a gob value: a wireType struct with exactly one field set,
-# saying which kind of type it defines.  wireType's own field names, in order:
-_WIRE_FIELDS = {"ArrayT": "array", "SliceT": "slice", "StructT": "struct", "MapT": "map",
-                "GobEncoderT": "gobencoder", "BinaryMarshalerT": "binary", "TextMarshalerT": "text"}
-# The types that describe types are never sent: every decoder knows them (the bootstrap).
-_BOOTSTRAP = {
-    16: WireType("struct", "wireType", 16, list(zip(_WIRE_FIELDS, (17, 19, 20, 23, 24, 24, 24)))),
-    17: WireType("struct", "arrayType", 17, [("CommonType", 18), ("Elem", _INT), ("Len", _INT)]),
-    18: WireType("struct", "CommonType", 18, [("Name", _STRING), ("Id", _INT)]),
-    19: WireType("struct", "sliceType", 19, [("CommonType", 18), ("Elem", _INT)]),
-    20: WireType("struct", "structType", 20, [("CommonType", 18), ("Field", 22)]),
-    21: WireType("struct", "fieldType", 21, [("Name", _STRING), ("Id", _INT)]),
-    22: WireType("slice", "", 22, elem=21),
-    23: WireType("struct", "mapType", 23, [("CommonType", 18), ("Key", _INT), ("Elem", _INT)]),
-    24: WireType("struct", "gobEncoderType", 24, [("CommonType", 18)]),
-}
-
-
-def _wire_type_from_plain(tid: int, w: dict) -> WireType:
-    """Turn a decoded ``wireType`` struct (as a dict) into a WireType."""
-    present = [k for k in _WIRE_FIELDS if k in w]
-    if len(present) != 1:
-        raise GobError(f"gob: type definition {tid} must describe exactly one kind of type")
-    body = w[present[0]]
-    fields = [(f.get("Name", ""), f.get("Id", 0)) for f in body.get("Field", [])]
-    if any(not name for name, _ in fields):
-        raise GobError(f"gob: empty field name in type definition {tid}")
-    return WireType(_WIRE_FIELDS[present[0]], body.get("CommonType", {}).get("Name", ""), tid,
-                    fields, body.get("Elem", 0), body.get("Key", 0), body.get("Len", 0))
+# A definition is a gob value of Go's ``wireType`` (see gobtypes.BOOTSTRAP).  Its
+# few shapes are written here by hand; reading one uses the ordinary decoder.
 
 
 def _put_plain_struct(out: bytearray, values) -> None:
@@ -281,7 +190,7 @@ def _wire_type_bytes(t: WireType) -> bytes:
     return bytes(out)
 
 
-# ---------------------------------------------------------------- Python types -> Go types
+# ---------------------------------------------------------------- values that do not fit
 
 
 class _Mismatch(GobError):
@@ -298,156 +207,6 @@ class _Mismatch(GobError):
 
 def _wrong(want: str, v) -> _Mismatch:
     return _Mismatch(f"expected {want}, got {type(v).__name__}")
-
-
-@dataclasses.dataclass(eq=False)
-class _Field:
-    name: str
-    spec: "_Spec"
-    optional: bool  # Optional[T]: a Go pointer, None is a left-out field
-    default: Any  # a factory, for decoding into a class whose wire type lacks the field
-
-
-_BUILTIN_IDS = {"bool": 1, "int": 2, "uint": 3, "float": 4, "bytes": 5, "string": 6, "complex": 7}
-_GO_NAMES = {("bool", 64): "bool", ("string", 64): "string", ("bytes", 64): "[]uint8",
-             ("complex", 64): "complex128", ("int", 64): "int"}
-_ZEROS = {"bool": False, "int": 0, "uint": 0, "float": 0.0, "complex": 0j, "string": "", "bytes": b""}
-
-
-class _Spec:
-    """A Python type normalised to the Go type it stands for (one interned object per Go type)."""
-
-    def __init__(self, kind, bits=64, elem=None, key=None, cls=None):
-        self.kind, self.bits, self.elem, self.key, self.cls = kind, bits, elem, key, cls
-        self.builtin_id = _BUILTIN_IDS.get(kind, 0)  # int32 is sent as int: only the range differs
-        # [lo, hi) for sized integers
-        self.range = (-(1 << (bits - 1)), 1 << (bits - 1)) if kind == "int" else (0, 1 << bits)
-        self._fields = None
-
-    @property
-    def name(self) -> str:
-        """Go's reflect Name(): only our structs are named types."""
-        return getattr(self.cls, "__gob_name__", self.cls.__name__) if self.kind == "struct" else ""
-
-    def go_string(self, package: str = "") -> str:
-        """Go's reflect String(), which Go uses as the name of unnamed field types."""
-        if self.kind == "struct":
-            return f"{package}.{self.name}" if package else self.name
-        if self.kind == "slice":
-            return "[]" + self.elem.go_string(package)
-        if self.kind == "map":
-            return f"map[{self.key.go_string(package)}]{self.elem.go_string(package)}"
-        return _GO_NAMES.get((self.kind, self.bits)) or f"{self.kind}{self.bits}"  # e.g. uint32
-
-    def fields(self) -> list[_Field]:
-        if self._fields is None:  # computed lazily so recursive dataclasses work
-            hints = field_types(self.cls)  # annotations evaluated, forward references too
-            fields = []
-            for f in dataclasses.fields(self.cls):
-                if f.name.startswith("_") or not f.init:
-                    continue
-                tp, optional = _unwrap_optional(hints[f.name])
-                try:
-                    spec = spec_of(tp)
-                except GobError as e:
-                    detail = str(e).removeprefix("gob: ")
-                    raise GobError(f"gob: field {self.cls.__name__}.{f.name}: {detail}") from None
-                default = (f.default_factory if f.default_factory is not dataclasses.MISSING
-                           else (lambda d=f.default: d) if f.default is not dataclasses.MISSING else None)
-                fields.append(_Field(f.name, spec, optional, default))
-            self._fields = fields
-        return self._fields
-
-    def zero(self, optional: bool = False):
-        """A factory for this type's zero value (None for a pointer)."""
-        if optional:
-            return lambda: None
-        if self.kind in ("slice", "map"):
-            return list if self.kind == "slice" else dict
-        if self.kind == "struct":
-            return lambda: self.cls(**{f.name: f.spec.zero(f.optional)() for f in self.fields()})
-        return lambda value=_ZEROS[self.kind]: value
-
-
-_INTERNED: dict = {}  # (kind, bits, elem, key, cls) -> _Spec
-_BY_TYPE: dict = {}  # Python annotation -> _Spec
-_GO_KINDS = {"int": ("int", 64), "int64": ("int", 64), "int32": ("int", 32), "uint": ("uint", 64),
-             "uint64": ("uint", 64), "uint32": ("uint", 32), "float64": ("float", 64), "float32": ("float", 32)}
-_SIMPLE = {bool: "bool", int: "int", float: "float", complex: "complex", str: "string",
-           bytes: "bytes", bytearray: "bytes"}
-
-
-def _intern(kind, bits=64, elem=None, key=None, cls=None) -> _Spec:
-    k = (kind, bits, elem, key, cls)
-    if k not in _INTERNED:
-        _INTERNED[k] = _Spec(kind, bits, elem, key, cls)
-    return _INTERNED[k]
-
-
-def _unwrap_optional(tp) -> tuple[Any, bool]:
-    if typing.get_origin(tp) in (typing.Union, _types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-        raise GobError(f"gob: union {tp!r} has no gob equivalent (interfaces are not supported)")
-    return tp, False
-
-
-def spec_of(tp) -> _Spec:
-    """The Go type a Python annotation stands for."""
-    try:
-        return _BY_TYPE[tp]
-    except (KeyError, TypeError):  # TypeError: an unhashable annotation, never cached
-        pass
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is Annotated:
-        kinds = [m for m in tp.__metadata__ if isinstance(m, GoKind)]
-        spec = _intern(*_GO_KINDS[kinds[0].name]) if kinds else spec_of(args[0])
-    elif origin in (typing.Union, _types.UnionType):
-        spec = spec_of(_unwrap_optional(tp)[0])  # pointers are transparent
-    elif tp in _SIMPLE:
-        spec = _intern(_SIMPLE[tp])
-    elif origin is list and args:
-        spec = _intern("slice", elem=spec_of(args[0]))
-    elif origin is dict and len(args) == 2:
-        spec = _intern("map", key=spec_of(args[0]), elem=spec_of(args[1]))
-    elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        spec = _intern("struct", cls=tp)
-    elif tp is Any or tp is object:
-        raise GobError("gob: interface values are not supported; use a concrete type")
-    else:
-        raise GobError(f"gob: no gob type for {tp!r}")
-    try:
-        _BY_TYPE[tp] = spec
-    except TypeError:
-        pass
-    return spec
-
-
-def infer_spec(value) -> _Spec:
-    """The Go type for a plain value when no annotation was given."""
-    t = type(value)
-    spec = _BY_TYPE.get(t)
-    if spec is not None:
-        return spec
-    if t in _SIMPLE or dataclasses.is_dataclass(value):
-        return spec_of(t)
-    if isinstance(value, (list, tuple)):
-        return _intern("slice", elem=_one_spec(value, "list"))
-    if isinstance(value, dict):
-        return _intern("map", key=_one_spec(value.keys(), "dict key"),
-                       elem=_one_spec(value.values(), "dict value"))
-    if isinstance(value, int) and not isinstance(value, bool):  # e.g. an IntEnum
-        return spec_of(int)
-    raise GobError(f"gob: cannot encode a value of type {t.__name__}")
-
-
-def _one_spec(values, what) -> _Spec:
-    specs = {infer_spec(v) for v in values}
-    if len(specs) != 1:
-        raise GobError(f"gob: cannot infer the {what} type from {'no' if not specs else 'mixed'} "
-                       "elements; pass type=")
-    return specs.pop()
 
 
 # ---------------------------------------------------------------- encoding plans
@@ -483,7 +242,7 @@ def _enc_bytes(out, v):
     out += v
 
 
-def _enc_integer(spec: _Spec):
+def _enc_integer(spec: GoType):
     (lo, hi), signed, gname = spec.range, spec.kind == "int", spec.go_string()
 
     def enc_integer(out, v):
@@ -501,7 +260,7 @@ def _enc_integer(spec: _Spec):
     return enc_integer
 
 
-def _enc_float(spec: _Spec):
+def _enc_float(spec: GoType):
     limit = FLOAT32_MAX if spec.bits == 32 else float("inf")
 
     def enc_float(out, v):
@@ -515,15 +274,17 @@ def _enc_float(spec: _Spec):
     return enc_float
 
 
-def _enc_collection(spec: _Spec):
-    """A slice is its count then each element; a map its count then key, value, key, value..."""
-    is_map = spec.kind == "map"
+def _enc_collection(spec: GoType):
+    """A slice or array is its count then each element; a map its count then key, value, key, value..."""
+    is_map, length = spec.kind == "map", spec.length if spec.kind == "array" else -1
     key, elem = _enc_plan(spec.key) if is_map else None, _enc_plan(spec.elem)
     accepted, want = (dict, "dict") if is_map else ((list, tuple), "list")
 
     def enc_collection(out, v):
         if not isinstance(v, accepted):
             raise _wrong(want, v)
+        if length >= 0 and len(v) != length:
+            raise _Mismatch(f"expected {length} elements for {spec.go_string()}, got {len(v)}")
         put_uint(out, len(v))
         for k, x in v.items() if is_map else enumerate(v):
             try:
@@ -536,25 +297,25 @@ def _enc_collection(spec: _Spec):
     return enc_collection
 
 
-def _enc_struct(spec: _Spec):
+def _enc_struct(spec: GoType):
     cls = spec.cls
-    plan = [(i, f.name, _enc_plan(f.spec), f.spec.kind == "struct", f.optional)
+    plan = [(i, f.name, _enc_plan(f.spec), f.spec.kind in ("struct", "array"), f.optional)
             for i, f in enumerate(spec.fields())]
 
     def enc_struct(out, v):
         if type(v) is not cls and not isinstance(v, cls):
             raise _wrong(cls.__name__, v)
         last = -1
-        for i, name, enc, is_struct, optional in plan:
+        for i, name, enc, always_sent, optional in plan:
             x = getattr(v, name)
-            if not x:  # zero values are left out; nested structs are always sent
+            if not x:  # zero values are left out; nested structs and arrays are always sent
                 if x is None:
                     if optional:
                         continue
                     e = _Mismatch("expected a value, got None (annotate it Optional[...])")
                     e.path.append(name)
                     raise e
-                if not is_struct:
+                if not always_sent:
                     continue
             delta = i - last  # how far the field number moved
             if delta < 0x80:  # (put_uint inlined: this is the hottest loop)
@@ -572,17 +333,18 @@ def _enc_struct(spec: _Spec):
 
 
 # Plans are looked up by kind: fixed functions for the simple kinds, makers for the rest.
-_ENC_FIXED = {"bool": _enc_bool, "complex": _enc_complex, "string": _enc_string, "bytes": _enc_bytes}
 _ENC_MAKERS = {"int": _enc_integer, "uint": _enc_integer, "float": _enc_float,
-               "slice": _enc_collection, "map": _enc_collection, "struct": _enc_struct}
-_ENC_PLANS: dict = {_intern(kind): plan for kind, plan in _ENC_FIXED.items()}  # _Spec -> plan
+               "slice": _enc_collection, "array": _enc_collection, "map": _enc_collection,
+               "struct": _enc_struct}
+_ENC_PLANS: dict = {go_type(t): plan for t, plan in  # GoType -> plan
+                    ((bool, _enc_bool), (complex, _enc_complex), (str, _enc_string), (bytes, _enc_bytes))}
 # protects _BUILDING and the building of plans: connections encode on many threads.  A
 # recursive type's half-built plan (a forwarder) lives in _BUILDING, seen only under the lock.
 _PLAN_LOCK = threading.RLock()
 _BUILDING: dict = {}
 
 
-def _enc_plan(spec: _Spec):
+def _enc_plan(spec: GoType):
     plan = _ENC_PLANS.get(spec)
     if plan is None:
         with _PLAN_LOCK:
@@ -607,12 +369,12 @@ class Encoder:
 
     def __init__(self, package: str = "main"):
         self.package = package
-        self._types: dict[_Spec, WireType] = {}  # types defined on this stream (ordered, for rollback)
+        self._types: dict[GoType, WireType] = {}  # types defined on this stream (ordered, for rollback)
         self._next_id = FIRST_USER_ID
 
     def encode(self, value, type=None) -> bytes:
         """All messages for ``value``: any new type definitions, then the value."""
-        spec = infer_spec(value) if type is None or type is Any or type is object else spec_of(type)
+        spec = infer_go_type(value) if type is None or type is Any or type is object else go_type(type)
         defined = spec.builtin_id or spec in self._types  # usually: nothing new to describe
         saved = None if defined else self.checkpoint()
         out, msg = bytearray(), bytearray()
@@ -639,6 +401,11 @@ class Encoder:
         out += msg
         return bytes(out)
 
+    def defined_id(self, type) -> int | None:
+        """The id this stream gave ``type``'s definition, or None while it is not yet sent."""
+        t = self._types.get(go_type(type))
+        return t.id if t is not None else None
+
     def checkpoint(self):
         """The stream state, for ``rollback`` when encoded bytes end up not being sent."""
         return len(self._types), self._next_id  # _types only ever grows
@@ -648,7 +415,7 @@ class Encoder:
             del self._types[spec]
         self._next_id = saved[1]
 
-    def _type_id(self, spec: _Spec, name: str, new: list) -> int:
+    def _type_id(self, spec: GoType, name: str, new: list) -> int:
         """The id of ``spec`` on this stream; a new type (and those inside it) gets one and is listed in ``new``.
 
         Go's two orders differ, and the bytes must match: a struct takes its id
@@ -669,8 +436,10 @@ class Encoder:
         if spec.kind == "map":
             t.key = self._type_id(spec.key, "", new)
             t.elem = self._type_id(spec.elem, "", new)
-        else:
+        elif spec.kind == "slice":
             t.elem = self._type_id(spec.elem, spec.elem.name, new)
+        else:  # an array: Go leaves its element type unnamed, as it does a map's
+            t.elem, t.len = self._type_id(spec.elem, "", new), spec.length
         t.id = self._new_id()
         return t.id
 
@@ -732,12 +501,12 @@ def _op_uint(data, pos, depth):
 
 
 # wire id -> (the kind of target it fits, op)
-_SCALAR_OPS = {_BOOL: ("bool", _op_bool), _INT: ("int", _op_int), _UINT: ("uint", _op_uint),
-               _FLOAT: ("float", _op_float), _BYTES: ("bytes", _op_bytes),
-               _STRING: ("string", _op_string), _COMPLEX: ("complex", _op_complex)}
+_SCALAR_OPS = {BUILTIN_IDS[kind]: (kind, op) for kind, op in (
+    ("bool", _op_bool), ("int", _op_int), ("uint", _op_uint), ("float", _op_float),
+    ("bytes", _op_bytes), ("string", _op_string), ("complex", _op_complex))}
 
 
-def _ranged(op, spec: _Spec):
+def _ranged(op, spec: GoType):
     """Wrap an integer/float op with the range check of a sized target (Int32, Uint, Float32...)."""
     (lo, hi), name = spec.range, spec.go_string()
 
@@ -755,9 +524,9 @@ class Decoder:
     def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE, max_depth: int = DEFAULT_MAX_DEPTH,
                  max_types: int = DEFAULT_MAX_TYPES):
         self.max_message, self.max_depth, self.max_types = max_message, max_depth, max_types
-        self.wire_types: dict[int, WireType] = dict(_BOOTSTRAP)  # id -> definition
+        self.wire_types: dict[int, WireType] = dict(BOOTSTRAP)  # id -> definition
         self._received = 0  # definitions received, for max_types
-        self._ops: dict = {}  # (wire id, target _Spec or None) -> op
+        self._ops: dict = {}  # (wire id, target GoType or None) -> op
         self._top: dict = {}  # (wire id, Python type) -> (op, is singleton) for top-level values
         self._buffer = bytearray()
 
@@ -816,7 +585,7 @@ class Decoder:
         plain, pos = self._op(16, None, 0)(payload, pos, 0)  # a wireType struct, as a dict
         if pos != len(payload):
             raise GobError("gob: extra data in buffer")
-        wire = self.wire_types[type_id] = _wire_type_from_plain(type_id, plain)
+        wire = self.wire_types[type_id] = wire_type_from_plain(type_id, plain)
         self._received += 1
         return wire
 
@@ -838,7 +607,7 @@ class Decoder:
 
     def _top_plan(self, type_id: int, type):
         """(op, is singleton) for a top-level value, with Go's texts for type mismatches."""
-        spec = None if type is None or type is Any or type is object else spec_of(type)
+        spec = None if type is None or type is Any or type is object else go_type(type)
         wire = self.wire_types.get(type_id)
         if wire is None and type_id not in _SCALAR_OPS:
             raise GobError(f"gob: unknown type id {type_id}")
@@ -877,7 +646,7 @@ class Decoder:
 
     def _compile(self, type_id: int, spec, depth: int):
         want = spec.go_string() if spec is not None else ""
-        if type_id == _INTERFACE:
+        if type_id == INTERFACE:
             if spec is not None:
                 raise _Mismatch(f"got interface, want {want}")
             return _op_interface
@@ -886,7 +655,7 @@ class Decoder:
             if spec is None:
                 return op
             if spec.kind != kind and not (spec.kind in ("int", "uint") and kind in ("int", "uint")):
-                raise _Mismatch(f"got {_BUILTIN_NAMES[type_id]}, want {want}")
+                raise _Mismatch(f"got {BUILTIN_NAMES[type_id]}, want {want}")
             if spec.bits == 64 and (spec.kind == kind or spec.kind == "int"):
                 return op  # a Python int holds any int64 or uint64
             return _ranged(op, spec)
@@ -899,11 +668,13 @@ class Decoder:
             if spec is not None and spec.kind != "bytes":
                 raise _Mismatch(f"got {wire.kind} {wire.name}, want {want}")
             return _op_bytes
-        if spec is not None and spec.kind != ("map" if wire.kind == "map" else "slice"):
-            raise _Mismatch(f"got {wire.describe()}, want {want}")
+        fits = ("map",) if wire.kind == "map" else ("slice", "array") if wire.kind == "array" else ("slice",)
+        if spec is not None and (spec.kind not in fits or spec.kind == "array" and spec.length != wire.len):
+            raise _Mismatch(f"got {wire.describe()}, want {want}")  # a Go array fits a list or a same-size tuple
         elem = self._op(wire.elem, spec and spec.elem, depth + 1)
         key = self._op(wire.key, spec and spec.key, depth + 1) if wire.kind == "map" else None
         max_depth, array_len = self.max_depth, wire.len if wire.kind == "array" else -1
+        as_tuple = spec is not None and spec.kind == "array"
 
         def op_collection(data, pos, depth):
             n, pos = get_uint(data, pos)
@@ -920,7 +691,7 @@ class Decoder:
                 for _ in range(n):
                     v, pos = elem(data, pos, depth)
                     result.append(v)
-                return result, pos
+                return (tuple(result) if as_tuple else result), pos
             result = {}
             for _ in range(n):
                 k, pos = key(data, pos, depth)

@@ -61,6 +61,10 @@ def is_value_type(tp: Any) -> str | None:
     origin, params = typing.get_origin(tp), typing.get_args(tp)
     if origin is list and len(params) == 1:
         return is_value_type(params[0])
+    if origin is tuple and params:  # tuple[T, ...] is a slice, tuple[T, T, T] a Go array [3]T
+        if len(set(p for p in params if p is not Ellipsis)) != 1:
+            return f"{type_name(tp)} is not a value type (a tuple stands for a Go array: one element type)"
+        return is_value_type(params[0])
     if origin is dict and len(params) == 2:
         return is_value_type(params[0]) or is_value_type(params[1])
     if origin in (typing.Union, types.UnionType):
@@ -93,7 +97,7 @@ def to_plain(value: Any) -> Any:
     """Dataclasses become dicts (recursively); everything else is left as is."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [to_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: to_plain(v) for k, v in value.items()}
@@ -202,6 +206,15 @@ def _make_converter(tp: Any) -> Callable[[Any], Any]:
                 raise
             return out
         return sequence
+    if origin is tuple:
+        length = None if params[-1] is Ellipsis else len(params)
+        def array(value, items=converter(list[params[0]])):
+            if value is None:
+                return zero_value(tp)
+            if length is not None and type(value) is list and len(value) != length:
+                raise _Mismatch(f"expected {length} elements for {type_name(tp)}, got {len(value)}")
+            return tuple(items(value))
+        return array
     if origin is dict:
         key_type = strip_annotated(params[0])
         def mapping(value, value_type=params[1]):
@@ -322,6 +335,9 @@ def zero_value(tp: Any) -> Any:
     origin = typing.get_origin(tp)
     if origin in (list, dict):
         return origin()
+    if origin is tuple:  # a Go array's zero value is all zeros; tuple[T, ...] is an empty slice
+        params = typing.get_args(tp)
+        return () if params[-1] is Ellipsis else tuple(zero_value(p) for p in params)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = _field_types(tp)
         return tp(**{f.name: zero_value(hints[f.name]) for f in dataclasses.fields(tp) if f.init})

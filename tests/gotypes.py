@@ -53,3 +53,8 @@ class Ints:
 class Node:
     Value: int = 0
     Kids: list["Node"] = field(default_factory=list)
+
+
+@dataclass
+class WithArray:
+    A: tuple[int, int, int] = (0, 0, 0)  # Go's [3]int

@@ -247,6 +247,48 @@ def test_empty_list_with_a_type_is_fine():
     assert gob.decode(gob.encode([], list[str]), list[str]) == []
 
 
+def test_a_fixed_size_tuple_is_a_go_array():
+    @dataclass
+    class Grid:
+        Row: tuple[int, int, int] = (0, 0, 0)
+
+    data = gob.encode(Grid((1, 0, 3)))
+    assert "[3]int" in gob.dump(data)
+    assert gob.decode(data, Grid) == Grid((1, 0, 3))
+    assert gob.decode(data) == {"Row": [1, 0, 3]}
+
+
+def test_a_go_array_decodes_into_a_list_or_a_tuple_of_its_size():
+    data = gob.encode(("a", "b"), tuple[str, str])
+    assert gob.decode(data, list[str]) == ["a", "b"]
+    assert gob.decode(data, tuple[str, str]) == ("a", "b")
+    with pytest.raises(GobError, match=r"got \[2\]string, want \[3\]string"):
+        gob.decode(data, tuple[str, str, str])
+
+
+def test_a_go_slice_does_not_decode_into_an_array():
+    with pytest.raises(GobError, match="type mismatch"):
+        gob.decode(gob.encode(["a", "b"]), tuple[str, str])
+
+
+def test_an_array_of_the_wrong_length_is_refused_naming_the_field():
+    @dataclass
+    class Grid:
+        Row: tuple[int, int, int] = (0, 0, 0)
+
+    with pytest.raises(GobError, match=r"Grid\.Row: expected 3 elements for \[3\]int, got 2"):
+        gob.encode(Grid((1, 2)))
+
+
+def test_a_variable_tuple_is_a_slice():
+    assert gob.encode((1, 2), tuple[int, ...]) == gob.encode([1, 2], list[int])
+
+
+def test_a_tuple_of_mixed_types_is_refused():
+    with pytest.raises(GobError, match="no gob type"):
+        gob.encode((1, "a"), tuple[int, str])
+
+
 def test_interfaces_are_refused_clearly():
     @dataclass
     class WithAny:

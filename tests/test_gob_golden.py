@@ -17,7 +17,7 @@ import pytest
 from minirpc import gob, gobrpc
 from minirpc.gob import Uint
 
-from gotypes import Args, Inner, Ints, Nested, Node, Point
+from gotypes import Args, Inner, Ints, Nested, Node, Point, WithArray
 
 GOLDEN = Path(__file__).parent / "interop" / "golden"
 
@@ -74,6 +74,9 @@ CASES = {
     "nested_zero": [(Nested(), Nested)],
     "ints": [(Ints(-(2**63), 2**63 - 1, -1, 2**64 - 1, -(2**31)), Ints)],
     "recursive": [(Node(1, [Node(2), Node(3, [Node(4)])]), Node)],
+    "array": [(WithArray((1, 0, 3)), WithArray)],
+    "array_zero": [(WithArray(), WithArray)],  # an array field is sent even when all zero
+    "array_points": [((Point(1, 2), Point()), tuple[Point, Point])],
     "request_args": [(gobrpc.Request("Arith.Add", 0), gobrpc.Request), (Args(7, 8), Args),
                      (gobrpc.Request("Arith.Add", 1), gobrpc.Request), (Args(0, -1), Args)],
     "response_error": [(gobrpc.Response("Arith.Div", 5, "divide by zero"), gobrpc.Response),

@@ -84,3 +84,29 @@ def test_to_plain_turns_nested_dataclasses_into_dicts():
 def test_zero_value_of_a_dataclass_is_all_zero_fields():
     assert zero_value(Post) == Post(0, "", [])
     assert zero_value(dict[str, int]) == {}
+
+
+def test_a_fixed_size_tuple_is_a_go_array_of_that_size():
+    assert from_plain([1, 0, 3], tuple[int, int, int]) == (1, 0, 3)
+    with pytest.raises(ValueError, match=r"expected 3 elements for tuple\[int, int, int\], got 2"):
+        from_plain([1, 2], tuple[int, int, int])
+
+
+def test_a_variable_tuple_takes_any_length():
+    assert from_plain([1, 2, 3, 4], tuple[int, ...]) == (1, 2, 3, 4)
+
+
+def test_a_null_array_is_all_zeros_like_go():
+    assert from_plain(None, tuple[str, str]) == ("", "")
+    assert zero_value(tuple[int, ...]) == ()
+
+
+def test_a_tuple_of_mixed_types_is_not_a_value_type():
+    from minirpc.values import is_value_type
+
+    assert "one element type" in is_value_type(tuple[int, str])
+    assert is_value_type(tuple[int, int]) is None
+
+
+def test_to_plain_turns_tuples_into_lists():
+    assert to_plain((Args(1, 2), Args(3, 4))) == [{"A": 1, "B": 2}, {"A": 3, "B": 4}]

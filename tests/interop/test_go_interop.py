@@ -20,7 +20,7 @@ import pytest
 import minirpc
 from minirpc.errors import ServerError
 
-from gotypes import Args, Inner, Ints, Nested, Quotient
+from gotypes import Args, Inner, Ints, Nested, Quotient, WithArray
 
 from conftest import Arith as GoTestArith
 from goenv import go_build
@@ -68,6 +68,9 @@ class Echo:
 
     def Ints(self, v: Ints) -> Ints:
         return v
+
+    def Array(self, a: WithArray) -> WithArray:
+        return a
 
 
 # ---------------------------------------------------------------- fixtures
@@ -126,7 +129,7 @@ def go_client_results(goapp: Path, codec: str) -> dict:
 
 # ---------------------------------------------------------------- Go client -> minirpc server
 GO_CLIENT_CHECKS = ["add", "mul", "div", "register_name", "async_out_of_order", "nested", "zero_struct",
-                    "one_mib_bytes", "unicode", "extreme_ints"]
+                    "one_mib_bytes", "unicode", "extreme_ints", "array"]
 
 
 @pytest.mark.parametrize("name, codec", [(name, codec) for name in GO_CLIENT_CHECKS for codec in CODECS])
@@ -294,3 +297,14 @@ def test_slice_reply_from_go_server(client):
 def test_array_reply_from_go_server_arrives_as_a_list(client):
     c, _ = client
     assert c.call("BuiltinTypes.Array", Args(7, 8), reply_type=list[int]) == [7, 8]
+
+
+def test_array_reply_from_go_server_arrives_as_a_tuple_of_its_size(client):
+    c, _ = client
+    assert c.call("BuiltinTypes.Array", Args(7, 8), reply_type=tuple[int, int]) == (7, 8)
+
+
+def test_struct_with_an_array_field_round_trips_through_go(client):
+    c, _ = client
+    sent = WithArray((1, 0, -3))
+    assert c.call("Echo.Array", sent, reply_type=WithArray) == sent

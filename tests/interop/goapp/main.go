@@ -74,6 +74,8 @@ type Ints struct {
 	Small         int32
 }
 
+type WithArray struct{ A [3]int }
+
 type Echo int
 
 func (Echo) Nested(n Nested, r *Nested) error       { *r = n; return nil }
@@ -81,6 +83,7 @@ func (Echo) Bytes(b []byte, r *[]byte) error        { *r = b; return nil }
 func (Echo) String(s string, r *string) error       { *r = s; return nil }
 func (Echo) Floats(f []float64, r *[]float64) error { *r = f; return nil }
 func (Echo) Ints(v Ints, r *Ints) error             { *r = v; return nil }
+func (Echo) Array(a WithArray, r *WithArray) error  { *r = a; return nil }
 func (Echo) Map(m map[string]int, r *map[string]int) error {
 	*r = m
 	return nil
@@ -239,6 +242,10 @@ func client(codec, addr string) {
 	ints, gotInts := SampleInts(), Ints{}
 	err = c.Call("Echo.Ints", ints, &gotInts)
 	report("extreme_ints", err == nil && ints == gotInts, err, gotInts)
+
+	arr, gotArr := WithArray{[3]int{1, 0, -3}}, WithArray{}
+	err = c.Call("Echo.Array", arr, &gotArr)
+	report("array", err == nil && arr == gotArr, err, gotArr)
 
 	if codec != "json" { // JSON cannot carry NaN or infinities
 		fs := []float64{math.NaN(), math.Inf(1), math.Inf(-1), -0.0, 1.5, math.MaxFloat64, math.SmallestNonzeroFloat64}

@@ -109,6 +109,8 @@ var cases = map[string][]interface{}{
 	"ints":           {Ints{Min: math.MinInt64, Max: math.MaxInt64, Neg: -1, UMax: math.MaxUint64, Small: math.MinInt32}},
 	"recursive":      {Node{1, []Node{{2, nil}, {3, []Node{{4, nil}}}}}},
 	"array":          {WithArray{[3]int{1, 0, 3}}},
+	"array_zero":     {WithArray{}},
+	"array_points":   {[2]Point{{1, 2}, {}}},
 	"request_args":   {Request{"Arith.Add", 0}, Args{7, 8}, Request{"Arith.Add", 1}, Args{0, -1}},
 	"response_error": {Response{"Arith.Div", 5, "divide by zero"}, struct{}{}},
 }
