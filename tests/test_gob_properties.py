@@ -25,14 +25,18 @@ SCALARS = {
 
 @st.composite
 def typed_values(draw, depth=0):
-    """A (python type, value strategy) pair: scalars, lists, maps and generated dataclasses."""
-    choice = draw(st.sampled_from(["scalar"] * 3 + (["list", "map", "struct"] if depth < 3 else [])))
+    """A (python type, value strategy) pair: scalars, lists, arrays, maps and generated dataclasses."""
+    choice = draw(st.sampled_from(["scalar"] * 3 + (["list", "array", "map", "struct"] if depth < 3 else [])))
     if choice == "scalar":
         tp = draw(st.sampled_from(list(SCALARS)))
         return tp, SCALARS[tp]
     if choice == "list":
         tp, values = draw(typed_values(depth + 1))
         return list[tp], st.lists(values, max_size=4)
+    if choice == "array":  # tuple[T, T, T] is Go's [3]T
+        tp, values = draw(typed_values(depth + 1))
+        n = draw(st.integers(1, 3))
+        return tuple[(tp,) * n], st.tuples(*[values] * n)
     if choice == "map":
         key = draw(st.sampled_from([int, str]))
         tp, values = draw(typed_values(depth + 1))
