@@ -1,0 +1,155 @@
+#!/usr/bin/env python
+"""gob vs JSON, per call: steadier figures than bench.py for comparing codecs.
+
+    python benchmarks/percall.py cpu       # CPU µs per call, client and server in one thread
+    python benchmarks/percall.py latency   # pinned p50 of minirpc json/gob tcp, interleaved runs
+    python benchmarks/percall.py loop --codec gob --n 2000   # just run calls (for valgrind)
+
+``cpu`` runs a whole call -- ``Client._send``, the server's ``_read_request``
+and ``_run``, ``Client._read_until`` -- on one thread over a socketpair, so no
+thread or process switch is timed: what is left is the Python work of both
+sides plus the send/recv syscalls.  It also times the client's and the
+server's share separately.  ``--profile`` prints a cProfile of the gob loop.
+
+``latency`` measures what bench.py's rows "minirpc json tcp" and "minirpc gob
+tcp" measure (pinned mode), alternating the two codecs ``--rounds`` times so
+that a noisy neighbour hurts both alike, and prints the median p50 and ratio.
+
+On a shared VM even ``cpu`` moves by ±30 %.  Instruction counts do not:
+``loop`` runs the ``cpu`` loop ``--n`` times and nothing else, so
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null python benchmarks/percall.py loop --codec gob --n 2000
+
+run with two values of ``--n`` gives instructions per call from the difference
+of the two "Collected" totals (startup cancels out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import bench  # noqa: E402
+from minirpc import client as mclient  # noqa: E402
+from minirpc import net as mnet  # noqa: E402
+from minirpc import server as mserver  # noqa: E402
+from minirpc.examples import Args  # noqa: E402
+
+
+def one_thread_loop(codec: str):
+    """A function running one whole call on this thread; returns (client ns, server ns)."""
+    a, b = socket.socketpair()
+    client = mclient.Client(mnet.client_codec(codec, a))
+    server = mserver.Server()
+    server.register(bench.Arith())
+    connection = mserver._Connection(mnet.server_codec(codec, b), lambda c: None)
+    clock = time.perf_counter_ns
+    counter = iter(range(10**9))
+
+    def call():
+        i = next(counter)
+        t0 = clock()
+        pending = client._send(mclient.Call(client, "Arith.Add", Args(i, 1), int))
+        t1 = clock()
+        server._run(connection, *server._read_request(connection))
+        t2 = clock()
+        client._read_until(pending)
+        t3 = clock()
+        if pending.result() != i + 1:
+            raise AssertionError("wrong reply")
+        return (t1 - t0) + (t3 - t2), t2 - t1
+
+    return call
+
+
+def cpu(n: int, rounds: int) -> None:
+    loops = {codec: one_thread_loop(codec) for codec in ("json", "gob")}
+    results = {codec: [] for codec in loops}
+    for _ in range(rounds):
+        for codec, call in loops.items():  # interleaved: both see the same machine
+            for _ in range(n // 10):
+                call()
+            times = [call() for _ in range(n)]
+            results[codec].append((statistics.median(c for c, _ in times) / 1e3,
+                                   statistics.median(s for _, s in times) / 1e3))
+    print(f"CPU µs per call, one thread over a socketpair (median of {rounds} rounds of {n} calls):")
+    totals = {}
+    for codec, runs in results.items():
+        client_us = statistics.median(c for c, _ in runs)
+        server_us = statistics.median(s for _, s in runs)
+        totals[codec] = client_us + server_us
+        print(f"  {codec:5} client {client_us:6.1f}  server {server_us:6.1f}  total {totals[codec]:6.1f}")
+    print(f"  gob / json total: {totals['gob'] / totals['json']:.2f}")
+
+
+def profile(n: int) -> None:
+    import cProfile
+    import pstats
+
+    call = one_thread_loop("gob")
+    for _ in range(100):
+        call()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(n):
+        call()
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+def latency(n: int, rounds: int) -> None:
+    cpu_id = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu_id})
+    bench.REPEAT = 1
+    p50s = {"json": [], "gob": []}
+    for _ in range(rounds):
+        for codec in p50s:
+            with bench.python_server("minirpc", cpu_id, codec) as srv:
+                with mclient.dial("tcp", srv.address, codec=codec) as client:
+                    counter = iter(range(10**9))
+
+                    def one():
+                        i = next(counter)
+                        if client.call("Arith.Add", Args(i, 1), reply_type=int) != i + 1:
+                            raise AssertionError("wrong reply")
+
+                    p50s[codec].append(bench.one_run(one, n)[0])
+    print(f"pinned p50 µs, minirpc tcp, {rounds} interleaved runs of {n} calls:")
+    for codec, runs in p50s.items():
+        print(f"  {codec:5} median {statistics.median(runs):6.1f}   runs {' '.join(f'{x:.0f}' for x in runs)}")
+    ratios = [g / j for g, j in zip(p50s["gob"], p50s["json"])]
+    print(f"  gob / json: median of medians {statistics.median(p50s['gob']) / statistics.median(p50s['json']):.2f}, "
+          f"per-run ratios {' '.join(f'{r:.2f}' for r in ratios)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["cpu", "latency", "loop"])
+    parser.add_argument("--codec", default="gob", help="loop: which codec")
+    parser.add_argument("--n", type=int, default=3000, help="calls per run")
+    parser.add_argument("--rounds", type=int, default=7, help="runs per codec (the median is shown)")
+    parser.add_argument("--profile", action="store_true", help="cpu: also print a cProfile of the gob loop")
+    args = parser.parse_args()
+    if args.what == "cpu":
+        cpu(args.n, args.rounds)
+        if args.profile:
+            profile(args.n)
+    elif args.what == "loop":
+        call = one_thread_loop(args.codec)
+        for _ in range(args.n):
+            call()
+    else:
+        latency(args.n, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
