@@ -152,9 +152,10 @@ _SIMPLE = {bool: "bool", int: "int", float: "float", complex: "complex", str: "s
 
 def _intern(kind, bits=64, elem=None, key=None, cls=None, length=0) -> GoType:
     k = (kind, bits, elem, key, cls, length)
-    if k not in _INTERNED:
-        _INTERNED[k] = GoType(kind, bits, elem, key, cls, length)
-    return _INTERNED[k]
+    spec = _INTERNED.get(k)
+    if spec is None:  # setdefault: two threads asking at once still get one object
+        spec = _INTERNED.setdefault(k, GoType(kind, bits, elem, key, cls, length))
+    return spec
 
 
 def _unwrap_optional(tp) -> tuple[Any, bool]:
