@@ -336,17 +336,21 @@ def test_serve_request_at_end_of_stream_raises_eof(server):
 
 
 class WriteFailCodec:
+    def __init__(self):
+        self.closed = threading.Event()
+
     def write_request(self, request, body):
         raise OSError("fake write failure")
 
     def read_response_header(self):
-        time.sleep(3600)  # never answers: only the write error can end a call
+        self.closed.wait()  # never answers: only the write error can end a call
+        raise EOFError
 
     def read_response_body(self, reply_type):
         return None
 
     def close(self):
-        pass
+        self.closed.set()  # like a real codec: closing wakes a blocked reader
 
 
 def test_write_failure_is_returned_exactly_and_never_deadlocks():
@@ -355,7 +359,7 @@ def test_write_failure_is_returned_exactly_and_never_deadlocks():
     for _ in range(2):
         with pytest.raises(OSError, match="^fake write failure$"):
             client.call("Arith.Add", Args(1, 2), timeout=5)
-    client._closing = True  # the fake reader never returns; don't wait for it
+    client.close()
 
 
 class ClosedCodec:
