@@ -89,11 +89,8 @@ def _header_message(type_id: bytes, service_method: str, seq: int, error: str = 
         gob.put_uint(message, len(raw))
         message += raw
     message.append(0)  # the end of the struct
-    size = len(message)
-    if size < 0x80:
-        return bytes((size,)) + message
     prefix = bytearray()
-    gob.put_uint(prefix, size)
+    gob.put_uint(prefix, len(message))
     return bytes(prefix + message)
 
 
@@ -213,7 +210,7 @@ class _GobConn:
         type_id, header = decoder.read_message(payload, self._receives)
         wire = decoder.wire_types.get(type_id)
         if known is None and wire is not None and wire.kind == "struct" \
-                and tuple(map(tuple, wire.fields)) == _FIELDS[self._receives]:
+                and tuple(wire.fields) == _FIELDS[self._receives]:
             out = bytearray()
             gob.put_int(out, type_id)
             self._received_header_id = bytes(out)
