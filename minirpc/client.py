@@ -22,8 +22,15 @@ calls, and callers that arrive while someone else reads, are served by a
 background *pump* thread, started on first need.  The rule that keeps this
 correct: whoever stops reading while calls are still pending wakes the pump.
 
+When the connection breaks, every pending call fails with Go's text:
+``unexpected EOF`` when the server hung up, ``reading body ...`` when it
+hung up (or sent garbage) between a reply's header and its body; later calls
+fail with ``ShutdownError``.
+
 Beyond Go: ``timeout=`` per call (``CallTimeout``; a late reply is dropped),
-a connect timeout on ``dial``, and ``Call.cancel()``.
+``Call.cancel()``, ``dial(timeout=)`` bounding connect, TLS and handshake, and
+Ctrl-C: interrupting a synchronous call abandons that call (like a cancel)
+and leaves the client working.
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ from concurrent import futures
 from typing import Any
 
 from . import net
-from .codec import DEFAULT_MAX_MESSAGE, BodyError, Request
-from .errors import CallCancelled, CallTimeout, ConnectionLost, ServerError, ShutdownError
+from .codec import CodecChoice, client_codec
+from .errors import (BodyError, CallCancelled, CallTimeout, ConnectionLost, ServerError, ShutdownError,
+                     TruncatedMessage)
+from .format import DEFAULT_MAX_MESSAGE, Request
 
 
 class Call(futures.Future):
@@ -90,7 +99,7 @@ class Client:
 
     def __init__(self, codec: Any):
         self.codec = codec
-        self._sending = threading.Lock()  # one request (header + body) on the wire at a time
+        self._sending = threading.Lock()  # one request (header + body) through the codec at a time
         self._reading = threading.Lock()  # held by the one thread reading replies now
         self._lock = threading.Lock()  # protects everything below
         self._wake = threading.Condition(self._lock)  # for the pump and the timer threads
@@ -105,20 +114,26 @@ class Client:
 
     # -- calling ------------------------------------------------------------
 
-    def call(self, service_method: str, args: Any = None, *, reply_type: Any = None, timeout: float | None = None) -> Any:
+    def call(self, service_method: str, args: Any = None, *, reply_type: Any = None,
+             timeout: float | None = None) -> Any:
         """Call and wait for the reply; raise ``ServerError`` etc. on failure."""
         call = self._send(Call(self, service_method, args, reply_type))
-        if timeout is None:
-            self._read_until(call)
-        else:
-            self._want_reader()
-            try:
-                return call.result(timeout)
-            except futures.TimeoutError:
-                self._time_out(call, timeout)
+        try:
+            if timeout is None:
+                self._read_until(call)
+            else:
+                self._want_reader()
+                try:
+                    return call.result(timeout)
+                except futures.TimeoutError:
+                    self._time_out(call, timeout)
+        except BaseException:  # Ctrl-C (or any interruption): this call is abandoned, the client lives on
+            call.cancel()
+            raise
         return call.result()
 
-    def go(self, service_method: str, args: Any = None, *, reply_type: Any = None, timeout: float | None = None) -> Call:
+    def go(self, service_method: str, args: Any = None, *, reply_type: Any = None,
+           timeout: float | None = None) -> Call:
         """Start a call and return at once; the ``Call`` completes later."""
         call = self._send(Call(self, service_method, args, reply_type))
         if timeout is not None and not call.done():
@@ -194,7 +209,7 @@ class Client:
 
     def _read_one(self) -> None:
         """Read one reply and settle its call; on a broken stream fail them all."""
-        codec = self.codec
+        codec, call = self.codec, None
         try:
             header = codec.read_response_header()
             with self._lock:
@@ -206,28 +221,32 @@ class Client:
                 return
             try:
                 reply = codec.read_response_body(call.reply_type)
-            except BodyError as e:
+            except BodyError as e:  # the body was read whole: only this call fails
                 call._settle(error=BodyError(f"reading body {e}"))
             else:
                 call._settle(reply)
-        except BaseException as e:  # EOF, a socket error, bytes we cannot read
-            self._fail_all(e)
+        except Exception as e:  # EOF, a socket error, bytes we cannot read
+            header_read = call is not None or (isinstance(e, TruncatedMessage) and e.header is not None)
+            self._fail_all(e, call, header_read)
 
-    def _fail_all(self, cause: BaseException) -> None:
+    def _fail_all(self, cause: BaseException, call: Call | None = None, header_read: bool = False) -> None:
         with self._lock:
             if self._broken is None:
                 self._broken = cause
             calls, self._pending = list(self._pending.values()), {}
             closing = self._closing
             self._wake.notify_all()
-        for call in calls:
-            if closing:
-                error: BaseException = ShutdownError()
-            elif isinstance(cause, EOFError):
-                error = ConnectionLost("unexpected EOF")
-            else:
-                error = ConnectionLost(str(cause) or type(cause).__name__)
-            call._settle(error=error)
+        if call is not None:
+            calls.append(call)  # its header was read: it is no longer pending, but it is not done
+        if closing:
+            error: BaseException = ShutdownError()
+        elif isinstance(cause, EOFError):  # Go: io.ErrUnexpectedEOF
+            error = ConnectionLost("reading body unexpected EOF" if header_read else "unexpected EOF")
+        else:
+            text = str(cause) or type(cause).__name__
+            error = ConnectionLost(f"reading body {text}" if header_read else text)
+        for c in calls:
+            c._settle(error=error)
 
     # -- timeouts -------------------------------------------------------
 
@@ -281,31 +300,39 @@ class Client:
             self.close()
 
 
-def dial(
-    network: str,
-    address: str,
-    *,
-    codec: Any = None,
-    timeout: float | None = None,
-    ssl_context: Any = None,
-    server_hostname: str | None = None,
-    max_message: int = DEFAULT_MAX_MESSAGE,
-) -> Client:
-    """Connect to a server (Go's ``rpc.Dial``); ``timeout`` bounds the connect."""
-    conn = net.connect(network, address, timeout)
+def dial(network: str, address: str | None = None, *, codec: CodecChoice = None, timeout: float | None = None,
+         ssl_context: Any = None, server_hostname: str | None = None,
+         max_message: int = DEFAULT_MAX_MESSAGE) -> Client:
+    """Connect to a server (Go's ``rpc.Dial``): ``dial("127.0.0.1:1234")`` or ``dial("tcp", address)``.
+
+    ``timeout`` bounds the connect and the TLS handshake together."""
+    if address is None:
+        network, address = "tcp", network
+    deadline = net.Deadline(timeout)
+    conn = net.connect(network, address, deadline)
     if ssl_context is not None:
-        try:
-            host = server_hostname or net.split_address(network, address)[1][0]
-            conn = ssl_context.wrap_socket(conn, server_hostname=host)
-        except BaseException:
-            conn.close()
-            raise
-    return Client(net.client_codec(codec, conn, max_message))
+        conn = tls_wrap(conn, ssl_context, server_hostname or net.split_address(network, address)[1][0], deadline)
+    return Client(client_codec(codec, conn, max_message))
 
 
-def new_client(conn: Any, codec: Any = None, max_message: int = DEFAULT_MAX_MESSAGE) -> Client:
+def tls_wrap(conn: Any, ssl_context: Any, host: str, deadline: net.Deadline) -> Any:
+    """The client's TLS handshake, within the deadline; the socket is returned blocking."""
+    try:
+        conn.settimeout(deadline.left())
+        conn = ssl_context.wrap_socket(conn, server_hostname=host)
+        conn.settimeout(None)
+        return conn
+    except TimeoutError:
+        conn.close()
+        raise TimeoutError(f"TLS handshake with {host}: timed out after {deadline.timeout:g} s") from None
+    except BaseException:
+        conn.close()
+        raise
+
+
+def new_client(conn: Any, codec: CodecChoice = None, max_message: int = DEFAULT_MAX_MESSAGE) -> Client:
     """A client on a connected socket (Go's ``rpc.NewClient``)."""
-    return Client(net.client_codec(codec, conn, max_message))
+    return Client(client_codec(codec, conn, max_message))
 
 
 def new_client_with_codec(codec: Any) -> Client:

@@ -1,8 +1,7 @@
-"""The codec seam: the only place where minirpc knows about bytes.
+"""The codec seam: Go's four methods a side, and the codecs minirpc builds from formats.
 
-A codec turns RPC messages into bytes on a connection and back.  The server and
-the client never look at bytes themselves; they talk to a codec through exactly
-four methods each, as in Go's net/rpc:
+Go's net/rpc never looks at bytes: its server and client talk to a *codec*
+through exactly four methods each, and so do minirpc's::
 
     ServerCodec                         ClientCodec
     -----------                         -----------
@@ -11,53 +10,38 @@ four methods each, as in Go's net/rpc:
     write_response(Response, body)      read_response_body(type) -> reply
     close()                             close()
 
-``read_*_body(type)`` decodes the body into ``type`` (``None`` means "plain
-Python values, or discard if you like"); it must be called after each header,
-even when the body is unwanted, so the codec stays in step with the stream.
+The contract, as Go's documentation has it and as every caller here keeps it:
 
-A codec raises ``EOFError`` when the peer closed the stream cleanly between
-messages, ``ProtocolError`` for bytes it cannot make sense of, and lets
-``OSError`` from the socket through.  ``read_request_body`` raises
-``BodyError`` when the body was read whole but does not fit ``type``: the
-stream is still in step, so the server answers with an error and carries on.
+* Reads come in pairs: after each ``read_*_header`` the caller reads that
+  message's body with ``read_*_body`` -- even an unwanted one, with
+  ``type=None``, which reads it and throws it away -- so the codec stays in
+  step with the stream.  One thread reads at a time.
+* ``write_*`` may be called from many threads; each call writes one whole
+  message, never interleaved with another (the codec serialises them).
+* ``close()`` may be called more than once and from any thread, and wakes a
+  thread blocked reading.
+* Errors: ``EOFError`` when the peer closed cleanly between messages
+  (``TruncatedMessage`` inside one), ``ProtocolError`` for bytes that break
+  the format, ``OSError`` from the socket.  ``read_*_body`` raises
+  ``BodyError`` when the body was read whole but does not fit ``type``: the
+  stream is still in step, so the caller carries on.
 
-Plug in your own format by writing these four methods; ``minirpc.jsonrpc`` and
-``minirpc.gobrpc`` are the two that ship.
+minirpc's own codecs are a *format* (``minirpc.format``: sans-IO, bytes in,
+messages out) on a ``Stream`` (``minirpc.stream``: the socket).  You can plug
+in a format of your own (a ``WireFormat``), or a whole codec of your own: any
+callable ``conn -> codec`` with these four methods.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol, Union
 
-from .errors import ProtocolError
+from . import gob, jsonrpc
+from .format import DEFAULT_MAX_MESSAGE, Message, Request, Response, WireFormat
+from .stream import Stream
 
-#: The largest message a codec accepts by default (Go has no limit; we do).
-DEFAULT_MAX_MESSAGE = 32 * 1024 * 1024
-
-
-@dataclass
-class Request:
-    """The header that precedes every request body (Go's ``rpc.Request``)."""
-
-    service_method: str = ""  # "Service.Method"
-    seq: int = 0  # chosen by the client, echoed in the Response
-
-
-@dataclass
-class Response:
-    """The header that precedes every response body (Go's ``rpc.Response``)."""
-
-    service_method: str = ""  # echoes the request
-    seq: int = 0  # echoes the request
-    error: str = ""  # "" means success; otherwise the body is meaningless
-    # Not sent: the method's declared reply type, for codecs that write types
-    # on the wire (gob must say "[]int" even for an empty list).
-    reply_type: Any = field(default=None, compare=False, repr=False)
-
-
-class BodyError(ProtocolError):
-    """A body arrived whole but could not be decoded into the wanted type."""
+FORMATS = {"gob": gob.FORMAT, "json": jsonrpc.FORMAT}
+DEFAULT_FORMAT = "gob"  # Go's default
 
 
 class ServerCodec(Protocol):
@@ -74,19 +58,70 @@ class ClientCodec(Protocol):
     def close(self) -> None: ...
 
 
-def close_conn(conn: Any, *files: Any) -> None:
-    """Close a connection so that a thread blocked reading it wakes up.
+CodecChoice = Union[str, WireFormat, Callable[[Any], Any], None]
 
-    ``close()`` alone does not wake a reader on Linux; ``shutdown()`` does.
-    Safe to call more than once and from any thread.
-    """
-    try:
-        conn.shutdown(2)  # socket.SHUT_RDWR
-    except (OSError, ValueError):
-        pass  # already closed, or never connected
-    for f in files:
+
+def wire_format(codec: CodecChoice) -> WireFormat | None:
+    """The format a ``codec=`` argument names, or None for a codec factory of the user's own."""
+    if codec is None or isinstance(codec, str):
         try:
-            f.close()
-        except (OSError, ValueError):
-            pass
-    conn.close()
+            return FORMATS[codec or DEFAULT_FORMAT]
+        except KeyError:
+            raise ValueError(f"unknown codec {codec!r}; known: {', '.join(sorted(FORMATS))}") from None
+    return codec if isinstance(codec, WireFormat) else None
+
+
+class StreamServerCodec:
+    """A ``ServerCodec`` made of a format on a stream."""
+
+    def __init__(self, stream: Stream):
+        self.stream = stream
+        self._message: Message | None = None  # the request whose header was read last
+
+    def read_request_header(self) -> Request:
+        self._message = self.stream.read_message()
+        return self._message.header
+
+    def read_request_body(self, arg_type: Any) -> Any:
+        message, self._message = self._message, None
+        return self.stream.format.decode_body(message, arg_type)
+
+    def write_response(self, response: Response, body: Any, body_type: Any = None) -> None:
+        self.stream.send(response, body, body_type)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class StreamClientCodec:
+    """A ``ClientCodec`` made of a format on a stream."""
+
+    def __init__(self, stream: Stream):
+        self.stream = stream
+        self._message: Message | None = None  # the response whose header was read last
+
+    def write_request(self, request: Request, body: Any) -> None:
+        self.stream.send(request, body)
+
+    def read_response_header(self) -> Response:
+        self._message = self.stream.read_message()
+        return self._message.header
+
+    def read_response_body(self, reply_type: Any) -> Any:
+        message, self._message = self._message, None
+        return self.stream.format.decode_body(message, reply_type)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def server_codec(codec: CodecChoice, conn: Any, max_message: int = DEFAULT_MAX_MESSAGE) -> Any:
+    """The server side of ``codec`` (a name, a WireFormat or a factory) on a connected socket."""
+    fmt = wire_format(codec)
+    return StreamServerCodec(Stream(conn, fmt.server(max_message))) if fmt else codec(conn)
+
+
+def client_codec(codec: CodecChoice, conn: Any, max_message: int = DEFAULT_MAX_MESSAGE) -> Any:
+    """The client side of ``codec`` (a name, a WireFormat or a factory) on a connected socket."""
+    fmt = wire_format(codec)
+    return StreamClientCodec(Stream(conn, fmt.client(max_message))) if fmt else codec(conn)

@@ -8,12 +8,18 @@ to catch by kind, so each of Go's error situations gets its own class here:
 * ``ShutdownError`` -- the client is closed or its connection broke before the
   call was sent (Go's ``rpc.ErrShutdown``: "connection is shut down").
 * ``ConnectionLost`` -- the connection broke while the call was in flight;
-  the message says why (Go hands back the raw read error, e.g. "unexpected EOF").
+  the message says why, in Go's words ("unexpected EOF", "reading body ...").
 * ``CallTimeout``   -- the caller's ``timeout=`` ran out (beyond Go).
 * ``CallCancelled`` -- the caller cancelled the call (beyond Go).
 * ``RegistrationError`` -- ``Server.register`` refused an object.
-* ``ProtocolError`` -- bytes on the wire that a codec cannot make sense of;
-  ``GobError`` is the gob codec's kind (also for values gob cannot encode).
+* ``ProtocolError`` -- bytes on the wire that a format cannot make sense of.
+  ``GobError`` is the gob format's kind (also for values gob cannot encode);
+  ``BodyError`` says a body arrived whole but does not fit the wanted type
+  (the stream is still in step, so only that call fails).
+
+Formats signal the end of the stream with the built-in ``EOFError``: a bare
+one between messages (the peer hung up cleanly), ``TruncatedMessage`` when the
+stream stopped in the middle of a message.
 """
 
 
@@ -49,8 +55,21 @@ class RegistrationError(RPCError):
 
 
 class ProtocolError(RPCError, ValueError):
-    """Bytes that break the codec's rules: malformed, oversized or out of order."""
+    """Bytes that break a format's rules: malformed, oversized or out of order."""
+
+
+class BodyError(ProtocolError):
+    """A body arrived whole but could not be decoded into the wanted type."""
 
 
 class GobError(ProtocolError):
     """Bytes that are not valid gob, or a value that cannot be gob-encoded."""
+
+
+class TruncatedMessage(RPCError, EOFError):
+    """The stream ended inside a message.  ``header`` is the message's header
+    when it had been read whole (gob sends it apart from the body), else None."""
+
+    def __init__(self, message: str = "unexpected EOF", header: object = None):
+        super().__init__(message)
+        self.header = header

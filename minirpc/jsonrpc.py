@@ -1,280 +1,461 @@
-"""JSON-RPC 1.0, byte-compatible with Go's ``net/rpc/jsonrpc``.
+"""JSON-RPC 1.0 as Go's ``net/rpc/jsonrpc`` speaks it: a sans-IO format.
 
-Every message is one JSON object followed by a newline::
+Every message is one JSON object; Go writes each followed by a newline::
 
     -> {"method":"Arith.Multiply","params":[{"A":7,"B":8}],"id":0}
     <- {"id":0,"result":56,"error":null}
     <- {"id":1,"result":null,"error":"divide by zero"}
 
-* ``params`` is an array of exactly one element (extra elements are ignored,
-  ``[]`` and ``[null]`` mean "zero arguments"), as in Go.
-* The server echoes the request's ``id`` exactly as sent (any JSON value) and
-  uses its own sequence numbers inside; the client sends its sequence number.
-* Every error reply carries ``"result":null``; every success ``"error":null``.
-* ``[]byte`` travels as base64 text; ``<``, ``>`` and ``&`` are escaped as
-  ``\\u003c`` etc., as Go's encoder does.
+Framing.  Go reads with ``json.Decoder``: a *stream* of JSON values, with
+any whitespace between them -- or none.  The newline is only what Go's
+encoder happens to write, so a reader must never wait for it: two messages
+may share one read, and one message may arrive in pieces.  ``_Values`` below
+finds where each value ends.
 
-The first half of this module is sans-IO: functions from values to bytes and
-from parsed messages to headers, testable without a socket.  The second half,
-``ServerCodec`` and ``ClientCodec``, does the reading and writing.
+The rules of the messages, as Go has them:
+
+* ``params`` is an array whose element 0 is the argument (extra elements are
+  ignored; ``[]`` and ``[null]`` mean the zero argument); no params is an
+  error, ``jsonrpc: request body missing params``.
+* The server echoes the request's ``id`` exactly (any JSON value, ``null``
+  when missing) and uses its own sequence numbers inside; the client sends
+  its sequence number.
+* An error reply carries ``"result":null``; a success ``"error":null``.  A
+  reply with neither is refused: ``invalid error <nil>``.
+* Keys match case-insensitively (``"METHOD"`` works), like Go's decoder.
+* Encoding is Go's: compact, struct fields in order, map keys sorted, floats
+  printed the way Go prints them (``100``, ``1e+21``, ``-0``), ``[]byte`` as
+  base64, and ``<``, ``>``, ``&`` escaped as ``\\u003c`` etc.
+
+The typed half (a JSON object into an ``Args`` dataclass) is
+``minirpc.values.from_plain``.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import decimal
 import json
+import math
 import re
+import sys
 import threading
 from typing import Any
 
-from .codec import DEFAULT_MAX_MESSAGE, BodyError, Request, Response, close_conn
-from .errors import ProtocolError
-from .values import from_plain, zero_value
+from . import values
+from .errors import BodyError, ProtocolError, TruncatedMessage
+from .format import DEFAULT_MAX_MESSAGE, NEED_DATA, Message, Request, Response, WireFormat
 
-# --------------------------------------------------------------------------
-# Sans-IO: values <-> bytes
+__all__ = ["ServerFormat", "ClientFormat", "FORMAT", "MAX_DEPTH", "encode_value"]
+
+MAX_DEPTH = 512  # how deeply a message's arrays and objects may nest
+
+# ---------------------------------------------------------------- framing: a stream of JSON values
+
+_SPACE = re.compile(rb"[ \t\r\n]*")
+# What the end-of-value scanner must see: brackets, quotes, and escapes (\" is not a quote).
+_TOKENS = re.compile(rb'[][{}"]|\\.', re.S)
+_OPEN, _CLOSE, _QUOTE = frozenset(b"{["), frozenset(b"}]"), ord('"')
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python's json accepts NaN and Infinity; Go does not
+
+
+def _parse_int(digits: str) -> Any:
+    if digits == "-0":
+        return -0.0  # Go keeps the sign of -0 (a float64 for an interface{})
+    if len(digits) > sys.get_int_max_str_digits() - 1:
+        return values.LongNumber(digits)
+    return int(digits)
+
+
+_decode = json.JSONDecoder(parse_constant=_refuse_constant).raw_decode
+_decode_carefully = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_parse_int).raw_decode
+
+
+def _parse(text: str, start: int = 0) -> tuple[Any, int]:
+    """One JSON value at ``start`` -> (value, end).  Raises ValueError (or RecursionError)."""
+    try:
+        value, end = _decode(text, start)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # more digits than Python converts: read them as text instead
+        return _decode_carefully(text, start)
+    if text.find("-0", start, end) >= 0:  # Python reads -0 as the integer 0
+        return _decode_carefully(text, start)
+    return value, end
+
+
+class _Values:
+    """Reads JSON values off a stream of bytes (Go's ``json.Decoder`` framing).
+
+    The usual case is one whole value per read: Python's C parser reads it
+    from the start and says where it ended.  When that fails -- the value is
+    incomplete, invalid, or not ASCII -- a small scanner follows brackets and
+    strings to find the end, carrying on from where it stopped when more
+    bytes come, so each byte is scanned once.
+    """
+
+    def __init__(self, max_message: int, name: str):
+        self.max_message, self.name = max_message, name
+        self._buffer, self._pos = bytearray(), 0  # bytes received; those before _pos are taken
+        self._text: str | None = None  # the buffer as text, when it is ASCII
+        self._scan: tuple[int, int, bool] | None = None  # (resume at, depth, in a string)
+        self._eof = False
+        self.values_read = 0
+
+    def receive_data(self, data: bytes) -> None:
+        if not data:
+            self._eof = True
+            return
+        if self._pos:  # drop what was taken; the scan's positions move with the rest
+            del self._buffer[:self._pos]
+            if self._scan is not None:
+                self._scan = (self._scan[0] - self._pos, *self._scan[1:])
+            self._pos = 0
+        self._buffer += data
+        self._text = None
+
+    def next_value(self) -> Any:
+        """(value, its bytes) or NEED_DATA; EOFError/TruncatedMessage at the end."""
+        buffer = self._buffer
+        start = _SPACE.match(buffer, self._pos).end()
+        if start == len(buffer):
+            self._pos = start
+            if self._eof:
+                raise EOFError()
+            return NEED_DATA
+        if buffer[start] != ord("{"):  # a request or a response must be an object: fail at once
+            raise self._not_an_object(bytes(buffer[start:start + 40]))
+        end, value = self._find_end(buffer, start)
+        if end < 0:
+            if len(buffer) - start > self.max_message:
+                raise ProtocolError(f"{self.name}: message larger than {self.max_message} bytes")
+            if self._eof:
+                raise TruncatedMessage("unexpected EOF")
+            self._pos = start
+            return NEED_DATA
+        if end - start > self.max_message:
+            raise ProtocolError(f"{self.name}: message larger than {self.max_message} bytes")
+        if buffer[end:end + 1] == b"\n":  # the newline Go's encoder writes after each value
+            end += 1
+        self._pos = end
+        self.values_read += 1
+        return value, bytes(memoryview(buffer)[start:end])
+
+    def _find_end(self, buffer: bytes, start: int) -> tuple[int, Any]:
+        """(where the object at ``start`` ends, its value), or (-1, None) while incomplete."""
+        if self._scan is None:  # the fast way first
+            text = self._text
+            if text is None and buffer.isascii():
+                text = self._text = buffer.decode("ascii")
+            if text is not None:
+                try:
+                    value, end = _parse(text, start)
+                except (ValueError, RecursionError):
+                    pass  # incomplete, invalid or too deep: the scanner will tell which
+                else:
+                    if text.count("{", start, end) + text.count("[", start, end) > MAX_DEPTH:
+                        self._scan_for_end(buffer, start)  # deep nesting needs many brackets: measure it
+                    return end, value
+        end = self._scan_for_end(buffer, start)
+        if end < 0:
+            return -1, None
+        try:
+            return end, _parse(buffer[start:end].decode("utf-8", "replace"))[0]
+        except (ValueError, RecursionError) as e:
+            raise ProtocolError(f"{self.name}: invalid JSON: {e}") from None
+
+    def _scan_for_end(self, buffer: bytes, start: int) -> int:
+        resume, depth, in_string = self._scan or (start, 0, False)
+        for token in _TOKENS.finditer(buffer, resume):
+            char = buffer[token.start()]
+            if in_string:
+                in_string = char != _QUOTE
+            elif char == _QUOTE:
+                in_string = True
+            elif char in _OPEN:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ProtocolError(f"{self.name}: nesting deeper than {MAX_DEPTH}")
+            elif char in _CLOSE:
+                depth -= 1
+                if depth == 0:
+                    self._scan = None
+                    return token.end()
+            resume = token.end()  # a lone backslash at the end is looked at again next time
+        self._scan = (resume, depth, in_string)
+        return -1
+
+    def _not_an_object(self, head: bytes) -> ProtocolError:
+        if head.startswith(b"HTTP/") and not self.values_read:
+            line = head.split(b"\n")[0].strip().decode("latin-1")
+            return ProtocolError(f"{self.name}: the peer answered in HTTP ({line!r}): "
+                                 "is it an HTTP server? Dial it through the tunnel (dial_http)")
+        return ProtocolError(f"{self.name}: invalid message: expected a JSON object, got {head!r}")
+
+
+def _get(message: dict, *names: str) -> list:
+    """The values of ``names`` in a decoded object, matching keys as Go does:
+    exactly, or else ignoring case (a later key wins)."""
+    found = [message.get(name) for name in names]
+    if len(message) > len(names) or any(key not in names for key in message):
+        for key, value in message.items():
+            folded = key.lower()
+            if folded in names and (key == folded or key not in names):
+                found[names.index(folded)] = value
+    return found
+
+
+# ---------------------------------------------------------------- encoding, as Go's json.Encoder does
+
+
+def go_float(f: float) -> str:
+    """A float64 as Go's encoding/json prints it: shortest digits, ``e`` notation
+    only below 1e-6 or from 1e21, no ``.0``, ``-0`` for negative zero."""
+    if not math.isfinite(f):
+        raise ValueError(f"json: unsupported value: {f}")
+    if f == 0:
+        return "-0" if math.copysign(1.0, f) < 0 else "0"
+    text = repr(f)
+    if 1e-6 <= abs(f) < 1e21:
+        if "e" in text:
+            return format(decimal.Decimal(text), "f")
+        return text[:-2] if text.endswith(".0") else text
+    return text.replace("e-0", "e-")  # both write 1e-07; Go then cleans it up to 1e-7
+
+
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029",
+               "\\b": "\\u0008", "\\f": "\\u000c"}
+_NEEDS_ESCAPE = re.compile("[<>&\u2028\u2029]|\\\\[bf]")
+_ESCAPES = re.compile("\\\\\\\\|\\\\[bf]|[<>&\u2028\u2029]")  # \\ is matched whole, so \\b is not \b
+
+
+def _go_escapes(text: str) -> str:
+    if _NEEDS_ESCAPE.search(text):
+        text = _ESCAPES.sub(lambda m: _GO_ESCAPES.get(m.group(), m.group()), text)
+    return text
 
 
 def _default(value: Any) -> Any:
-    """Teach json what Go's encoder knows: structs and []byte."""
-    names = _FIELD_NAMES.get(type(value))
-    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
-        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
-    if names is not None:
-        return {name: getattr(value, name) for name in names}
+    """What the C encoder asks about: structs and []byte."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: getattr(value, name) for name in _field_names(type(value))}
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(value).decode("ascii")
     raise TypeError(f"json: unsupported type: {type(value).__name__}")
 
 
-MAX_DEPTH = 512  # nesting a multi-line message may have (one-line messages: Python's limit)
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclass -> its field names, cached
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default).encode
-_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-_NEEDS_ESCAPE = re.compile("[<>&\u2028\u2029]")
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
-def encode(message: dict) -> bytes:
-    """One message as Go's ``json.Encoder`` writes it: compact, escaped, ``\\n``."""
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+_c_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default).encode
+_string = json.encoder.py_encode_basestring  # "text" with Python's escapes, fixed up by _go_escapes
+
+
+def _go_encode(value: Any, out: list) -> None:
+    """The general encoder: everything Python's C encoder prints differently from Go."""
+    if value is None or value is True or value is False or type(value) is int or type(value) is str:
+        out.append(_c_encode(value))
+    elif type(value) is float:
+        out.append(go_float(value))
+    elif isinstance(value, dict):  # Go sorts map keys (as text)
+        items = sorted(((k if type(k) is str else _go_key(k)), v) for k, v in value.items())
+        out.append("{")
+        for i, (key, item) in enumerate(items):
+            out.append("," + _string(key) + ":" if i else _string(key) + ":")
+            _go_encode(item, out)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _go_encode(item, out)
+        out.append("]")
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out.append("{")
+        for i, name in enumerate(_field_names(type(value))):
+            out.append(',"' + name + '":' if i else '"' + name + '":')
+            _go_encode(getattr(value, name), out)
+        out.append("}")
+    else:
+        out.append(_c_encode(value))  # ints of other types, bytes, and the errors for the rest
+
+
+def _go_key(key: Any) -> str:
+    if type(key) is float:
+        return go_float(key)
+    if isinstance(key, (bool, int, float, str)) and not isinstance(key, bool):
+        return str(int(key)) if isinstance(key, int) else str(key)
+    raise TypeError(f"json: unsupported map key type: {type(key).__name__}")
+
+
+_PLAIN_TYPES = (type(None), bool, int, str, bytes)
+_SIMPLE: dict[type, bool] = {}  # type -> does the C encoder print it as Go does?
+
+
+def _simple(value: Any) -> bool:
+    """True when nothing in ``value`` is a float, a map or unknown (decided per class, once)."""
+    cls = type(value)
+    if cls in _PLAIN_TYPES:
+        return True
+    simple = _SIMPLE.get(cls)
+    if simple is None:
+        simple = _SIMPLE[cls] = values.is_struct(cls) and all(
+            _simple_type(tp) for tp in values.field_types(cls).values())
+    return simple
+
+
+def _simple_type(tp: Any, seen: frozenset = frozenset()) -> bool:
+    tp = values.strip_annotated(tp)
+    if tp in _PLAIN_TYPES or tp in seen:
+        return True
+    if values.is_struct(tp):
+        return all(_simple_type(t, seen | {tp}) for t in values.field_types(tp).values())
+    args = [a for a in getattr(tp, "__args__", ()) if a is not Ellipsis]
+    return getattr(tp, "__origin__", None) in (list, tuple, __import__("typing").Union) and \
+        all(_simple_type(a, seen) for a in args)
+
+
+def encode_value(value: Any) -> str:
+    """One JSON value as Go's encoder writes it (no newline)."""
     try:
-        text = _encode(message)
+        if _simple(value):
+            text = _c_encode(value)
+        else:
+            out: list[str] = []
+            _go_encode(value, out)
+            text = "".join(out)
     except ValueError as e:  # NaN or infinity: Go refuses them too
         raise ValueError(f"json: unsupported value: {e}") from None
-    if _NEEDS_ESCAPE.search(text):
-        text = _NEEDS_ESCAPE.sub(lambda m: _GO_ESCAPES[m.group()], text)
-    return text.encode("utf-8") + b"\n"
+    except RecursionError:
+        raise ValueError("json: value nested too deeply to encode") from None
+    return _go_escapes(text)
 
 
-def encode_request(request: Request, body: Any) -> bytes:
-    return encode({"method": request.service_method, "params": [body], "id": request.seq})
-
-
-def encode_response(id_: Any, response: Response, body: Any) -> bytes:
-    if response.error:
-        return encode({"id": id_, "result": None, "error": response.error})
-    return encode({"id": id_, "result": {} if body is None else body, "error": None})
-
-
-def parse_request(message: Any) -> tuple[str, Any, Any]:
-    """``{"method", "params", "id"}`` -> (service_method, id, params)."""
-    if not isinstance(message, dict):
-        raise ProtocolError(f"jsonrpc: request is not an object: {message!r:.60}")
-    method = message.get("method", "")
-    if not isinstance(method, str):
-        raise ProtocolError(f"jsonrpc: method is not a string: {method!r:.60}")
-    return method, message.get("id"), message.get("params")
-
-
-def params_to_args(params: Any, arg_type: Any) -> Any:
-    """Go reads ``params`` into a one-element array, then element 0 into args."""
-    if params is None:
-        raise BodyError("jsonrpc: request body missing params")
-    if not isinstance(params, list):
-        raise BodyError(f"json: cannot unmarshal {_json_kind(params)} into Go value of type [1]interface {{}}")
-    if not params or params[0] is None:
-        return zero_value(arg_type)
+def _utf8(text: str) -> bytes:
     try:
-        return from_plain(params[0], arg_type, "args")
-    except ValueError as e:
-        raise BodyError(str(e)) from None
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates ("\\ud800", or bytes that were not UTF-8): Go writes U+FFFD
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
 
 
-def parse_response(message: Any) -> tuple[Response, Any]:
-    """``{"id", "result", "error"}`` -> (Response header, result), as Go's client reads it."""
-    if not isinstance(message, dict):
-        raise ProtocolError(f"jsonrpc: response is not an object: {message!r:.60}")
-    seq = message.get("id")
-    if type(seq) is not int or seq < 0:
-        raise ProtocolError(f"jsonrpc: response id is not a sequence number: {seq!r:.60}")
-    error, result = message.get("error"), message.get("result")
-    response = Response(seq=seq)
-    if error is not None or result is None:
-        if not isinstance(error, str):
-            raise ProtocolError(f"invalid error {'<nil>' if error is None else error}")
-        response.error = error or "unspecified error"
-    return response, result
+# ---------------------------------------------------------------- the two sides
 
 
-def _json_kind(value: Any) -> str:
-    return {dict: "object", str: "string", bool: "bool", int: "number", float: "number"}.get(type(value), "value")
+class ServerFormat:
+    """Go's ``jsonrpc.NewServerCodec``, sans-IO: reads requests, writes responses."""
 
+    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE):
+        self.max_message = max_message
+        self._values = _Values(max_message, "jsonrpc")
+        self.receive_data = self._values.receive_data
+        self._lock = threading.Lock()  # protects _seq and _ids: the reader adds, writers take
+        self._seq = 0
+        self._ids: dict[int, Any] = {}  # our seq -> the client's id, to echo back
 
-# --------------------------------------------------------------------------
-# I/O: reading whole JSON values off a byte stream
+    def next_message(self) -> Any:
+        got = self._values.next_value()
+        if got is NEED_DATA:
+            return got
+        value, data = got
+        method, params, id_ = _get(value, "method", "params", "id")
+        if type(method) is not str:
+            if method is not None:  # Go's decoder refuses it; then the connection ends
+                raise ProtocolError(f"json: cannot unmarshal {_kind(method)} into Go struct field "
+                                    "serverRequest.method of type string")
+            method = ""
+        with self._lock:
+            self._seq += 1
+            self._ids[self._seq] = id_
+            return Message(Request(method, self._seq), params, data)
 
-
-class _Reader:
-    """Reads one JSON value at a time from a buffered file, with a size limit.
-
-    Go's peers write one value per line: the fast path parses each line as it
-    comes.  A value spread over many lines (or several on one line) is
-    collected while a small scanner follows brackets and strings, so each byte
-    is looked at once and the value is parsed once, when it is complete.
-    """
-
-    _TOKENS = re.compile(rb'[][{}"]|\\.', re.S)
-
-    def __init__(self, rfile: Any, max_message: int):
-        self.rfile, self.max_message = rfile, max_message
-        self.chunks: list[bytes] = []  # the lines of an unfinished value
-        self.size = 0
-        self.depth, self.in_string = 0, False  # the scanner's state
-        self.pushback = b""  # bytes read past the end of the last value
-
-    def read(self) -> Any:
-        while True:
-            line, self.pushback = self.pushback or self.rfile.readline(self.max_message + 1 - self.size), b""
-            if not line:
-                if self.chunks:
-                    raise ProtocolError("jsonrpc: unexpected EOF in the middle of a message")
-                raise EOFError
-            if self.size + len(line) > self.max_message:
-                raise ProtocolError(f"jsonrpc: message larger than {self.max_message} bytes")
-            if not self.chunks:
-                if not line.strip():
-                    continue
-                try:  # the fast path: one whole value on one line
-                    return json.loads(line.decode())
-                except (ValueError, RecursionError):
-                    pass  # incomplete, several values, or invalid: scan it
-            end = self._scan(line)
-            self.chunks.append(line[:end] if end >= 0 else line)
-            self.size += len(line)
-            if end >= 0:
-                data, self.chunks, self.size, self.pushback = b"".join(self.chunks), [], 0, line[end:]
-                return _loads(data)
-
-    def _scan(self, line: bytes) -> int:
-        """Follow brackets; return where the top-level value ends, or -1."""
-        if not self.chunks and not self.depth and line.lstrip()[:1] not in (b"{", b"["):
-            raise ProtocolError(f"jsonrpc: invalid JSON: {line[:60]!r}")
-        for token in self._TOKENS.finditer(line):
-            char = token.group()
-            if self.in_string:
-                self.in_string = char != b'"'
-            elif char == b'"':
-                self.in_string = True
-            elif char in (b"{", b"["):
-                self.depth += 1
-                if self.depth > MAX_DEPTH:
-                    raise ProtocolError(f"jsonrpc: nesting deeper than {MAX_DEPTH}")
-            elif char in (b"}", b"]"):
-                self.depth -= 1
-                if self.depth == 0:
-                    return token.end()
-        return -1
-
-
-def _loads(data: bytes) -> Any:
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError) as e:
-        raise ProtocolError(f"jsonrpc: invalid JSON: {e}") from None
-
-
-class ServerCodec:
-    """Go's ``jsonrpc.NewServerCodec``: reads requests, writes responses."""
-
-    def __init__(self, conn: Any, max_message: int = DEFAULT_MAX_MESSAGE):
-        self.conn, self.rfile = conn, conn.makefile("rb")
-        self.reader = _Reader(self.rfile, max_message)
-        self.params: Any = None  # the body of the request whose header was read last
-        self.seq = 0
-        self.ids: dict[int, Any] = {}  # our seq -> the client's id, echoed back
-        self.lock = threading.Lock()  # protects seq and ids (reader vs. writers)
-
-    def read_request_header(self) -> Request:
-        method, id_, self.params = parse_request(self.reader.read())
-        with self.lock:
-            self.seq += 1
-            self.ids[self.seq] = id_
-            return Request(method, self.seq)
-
-    def read_request_body(self, arg_type: Any) -> Any:
-        return params_to_args(self.params, arg_type)
-
-    def write_response(self, response: Response, body: Any) -> None:
-        with self.lock:
-            id_ = self.ids.get(response.seq)
-        data = encode_response(id_, response, body)  # may raise: then nothing is sent
-        with self.lock:
-            del self.ids[response.seq]
-        self.conn.sendall(data)
-
-    def close(self) -> None:
-        close_conn(self.conn, self.rfile)
-
-
-class ClientCodec:
-    """Go's ``jsonrpc.NewClientCodec``: writes requests, reads responses."""
-
-    def __init__(self, conn: Any, max_message: int = DEFAULT_MAX_MESSAGE):
-        self.conn, self.rfile = conn, conn.makefile("rb")
-        self.reader = _Reader(self.rfile, max_message)
-        self.result: Any = None  # the body of the response whose header was read last
-
-    def write_request(self, request: Request, body: Any) -> None:
-        self.conn.sendall(encode_request(request, body))
-
-    def read_response_header(self) -> Response:
-        response, self.result = parse_response(self.reader.read())
-        return response
-
-    def read_response_body(self, reply_type: Any) -> Any:
+    def decode_body(self, message: Message, type: Any) -> Any:
+        """Go reads ``params`` into a one-element array, then element 0 into the argument."""
+        if type is None:
+            return None  # nobody wants it (an unknown method)
+        params = message.body
+        if params is None:
+            raise BodyError("jsonrpc: request body missing params")
+        if not isinstance(params, list):
+            raise BodyError(f"json: cannot unmarshal {_kind(params)} into Go value of type [1]interface {{}}")
+        if not params or params[0] is None:
+            return values.zero_value(type)
         try:
-            return from_plain(self.result, reply_type, "reply")
+            return values.from_plain(params[0], type, "args")
         except ValueError as e:
             raise BodyError(str(e)) from None
 
-    def close(self) -> None:
-        close_conn(self.conn, self.rfile)
+    def encode(self, response: Response, body: Any, body_type: Any = None) -> bytes:
+        with self._lock:
+            id_ = self._ids.get(response.seq)
+        id_text = id_.digits if isinstance(id_, values.LongNumber) else encode_value(id_)
+        if response.error:
+            text = f'{{"id":{id_text},"result":null,"error":{encode_value(response.error)}}}\n'
+        else:
+            text = f'{{"id":{id_text},"result":{encode_value(body)},"error":null}}\n'
+        data = _utf8(text)
+        with self._lock:  # encoded: only now is the id used up
+            self._ids.pop(response.seq, None)
+        return data
 
 
-def new_server_codec(conn: Any, max_message: int = DEFAULT_MAX_MESSAGE) -> ServerCodec:
-    return ServerCodec(conn, max_message)
+class ClientFormat:
+    """Go's ``jsonrpc.NewClientCodec``, sans-IO: writes requests, reads responses."""
+
+    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE):
+        self.max_message = max_message
+        self._values = _Values(max_message, "jsonrpc")
+        self.receive_data = self._values.receive_data
+        self._lock = threading.Lock()  # protects _methods: writers add, the reader takes
+        self._methods: dict[int, str] = {}  # seq -> service method, as Go's client keeps it
+
+    def encode(self, request: Request, body: Any, body_type: Any = None) -> bytes:
+        text = f'{{"method":{encode_value(request.service_method)},"params":[{encode_value(body)}],' \
+               f'"id":{request.seq}}}\n'
+        with self._lock:
+            self._methods[request.seq] = request.service_method
+        return _utf8(text)
+
+    def next_message(self) -> Any:
+        got = self._values.next_value()
+        if got is NEED_DATA:
+            return got
+        value, data = got
+        seq, result, error = _get(value, "id", "result", "error")
+        if seq is None:
+            seq = 0  # Go decodes null into its uint64 as 0
+        elif type(seq) is not int or seq < 0:
+            raise ProtocolError(f"json: cannot unmarshal {_kind(seq)} {seq!r:.40} into Go struct field "
+                                "clientResponse.id of type uint64")
+        with self._lock:
+            response = Response(self._methods.pop(seq, ""), seq)
+        if error is not None or result is None:
+            if type(error) is not str:
+                raise ProtocolError(f"invalid error {'<nil>' if error is None else error}")
+            response.error = error or "unspecified error"
+        return Message(response, result, data)
+
+    def decode_body(self, message: Message, type: Any) -> Any:
+        try:
+            return values.from_plain(message.body, type, "reply")
+        except ValueError as e:
+            raise BodyError(str(e)) from None
 
 
-def new_client_codec(conn: Any, max_message: int = DEFAULT_MAX_MESSAGE) -> ClientCodec:
-    return ClientCodec(conn, max_message)
+def _kind(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "bool", int: "number",
+            float: "number"}.get(type(value), "value")
 
 
-# Go's jsonrpc package functions, in Python spelling.
-
-
-def dial(network: str, address: str, timeout: float | None = None):
-    from .client import dial as _dial
-
-    return _dial(network, address, codec="json", timeout=timeout)
-
-
-def new_client(conn: Any):
-    from .client import new_client_with_codec
-
-    return new_client_with_codec(ClientCodec(conn))
-
-
-def serve_conn(conn: Any, server: Any = None) -> None:
-    from .server import DEFAULT_SERVER
-
-    (server or DEFAULT_SERVER).serve_codec(ServerCodec(conn))
+FORMAT = WireFormat("json", ServerFormat, ClientFormat)

@@ -15,45 +15,45 @@ can watch what happens when it is not::
 
 How it works (one picture)::
 
-    Client --write_request--> [LossyCodec] --(drop? delay? twice?)--> real codec --TCP--> Server
-    Client <--read_response-- [inbox] <--(drop? delay? twice?)-- pump thread <-- real codec <--TCP--
+    Client --bytes--> [socketpair] --> link: cut into messages --(drop? delay? twice?)--> TCP --> Server
+    Client <--bytes-- [socketpair] <-- link: cut into messages <--(drop? delay? twice?)-- TCP <-- Server
 
-Each ``dial`` makes one *link*.  The link wraps the real client codec (JSON,
-gob, or your own) at the codec seam, so it works for any codec: the network
-sees whole messages -- a ``Request`` header plus its body -- never bytes.
+Each ``dial`` makes one *link*.  The client is a real minirpc client on a real
+socket; the link reads the bytes it writes, cuts them into whole messages with
+the real format (JSON, gob, or one of your own), and forwards each message's
+exact bytes -- or not.  The replies come back the same way, and the client's
+own format decodes them, so a value arrives exactly as it would directly.
 
-* A request the network *drops* is never written; a dropped reply is read off
-  the socket and thrown away.  Either way the call never completes by itself:
-  the caller must pass ``timeout=`` and handle ``CallTimeout``.  That is the
-  lesson: on a real network, "no answer" is the only failure you are promised.
+* A message the network *drops* is never forwarded; the call never completes
+  by itself, so the caller must pass ``timeout=`` and handle ``CallTimeout``.
+  That is the lesson: on a real network, "no answer" is the only failure you
+  are promised.
 * *delay* and *jitter* hold a message back for ``delay + uniform(0, jitter)``
   seconds; with jitter, messages overtake each other (they are reordered).
   *reorder* holds a message back by up to ``reorder_delay`` extra seconds, so
   later messages overtake it.
 * *duplicate* delivers a message twice: the server runs the method twice
   (is your method idempotent?) and the client gets a reply for a call it has
-  already finished, which it must ignore.
+  already finished, which it ignores.
 * ``cut(client)``, ``disconnect("kv")`` and ``partition({"a","b"}, {"c"})``
   drop everything on the links they affect, until ``restore``/``reconnect``/
   ``heal``.
+
+gob's type definitions are state of the connection, not messages of a call:
+they are forwarded at once and in order even when their message is dropped or
+held back, so the messages that follow can still be read.
 
 Everything random comes from one ``seed``: each link gets its own random
 stream (one for requests, one for replies) named after the link, so a
 sequential program sees the same losses on every run.  Counters record
 messages and bytes per link and per server (``net.stats()``).
-
-Replies are read with ``read_response_body(None)`` (plain values) so that they
-can be held back, then converted to the caller's ``reply_type`` with
-``values.from_plain`` when delivered.  ``net.close()`` closes every client,
-link, thread and server the network started.
+``net.close()`` closes every client, link, thread and server the network started.
 """
 
 from __future__ import annotations
 
 import heapq
-import io
 import itertools
-import queue
 import random
 import socket
 import threading
@@ -61,10 +61,11 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Callable
 
-from . import client as _client
 from . import net as _net
-from . import values as _values
-from .codec import BodyError, Request, Response
+from .client import Client
+from .codec import StreamClientCodec, wire_format
+from .format import DEFAULT_MAX_MESSAGE
+from .stream import Stream
 
 __all__ = ["Faults", "Counters", "Link", "Network"]
 
@@ -99,55 +100,12 @@ class Counters:
     replies: int = 0  # replies the server sent back over the link
     replies_dropped: int = 0
     replies_duplicated: int = 0
-    bytes_sent: int = 0  # request bytes actually written to the socket
-    bytes_received: int = 0  # reply bytes actually read from the socket
+    bytes_sent: int = 0  # request bytes actually forwarded to the server
+    bytes_received: int = 0  # reply bytes actually read from the server
 
     def add(self, other: "Counters") -> None:
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-
-class _EndOfStream:
-    """Put in a link's inbox when its connection is gone; carries the reason."""
-
-    def __init__(self, error: BaseException):
-        self.error = error
-
-
-class _CountingReader(io.RawIOBase):
-    """The raw file under ``makefile("rb")``: reads the socket and counts bytes."""
-
-    def __init__(self, conn: "_CountingConn"):
-        self._conn = conn
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        n = self._conn.sock.recv_into(buffer)
-        self._conn.bytes_received += n  # only the link's pump thread reads
-        return n
-
-
-class _CountingConn:
-    """A socket stand-in handed to the real codec, so the link can count bytes."""
-
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-        self.bytes_sent = 0  # written under the link's write lock
-        self.bytes_received = 0
-
-    def sendall(self, data) -> None:
-        self.sock.sendall(data)
-        self.bytes_sent += len(data)
-
-    def makefile(self, mode: str = "rb", *args, **kwargs):
-        if "r" in mode:
-            return io.BufferedReader(_CountingReader(self))
-        return self.sock.makefile(mode, *args, **kwargs)
-
-    def __getattr__(self, name):  # close, shutdown, settimeout, ... go to the socket
-        return getattr(self.sock, name)
 
 
 class _Scheduler:
@@ -180,7 +138,7 @@ class _Scheduler:
                     return
                 _, _, fn, args = heapq.heappop(self._heap)
             try:
-                fn(*args)  # outside the lock: it may write to a socket
+                fn(*args)  # outside the lock: it writes to a socket
             except Exception:  # noqa: BLE001 - a message that fails to go out is lost, like any other
                 pass
 
@@ -195,26 +153,29 @@ class _Scheduler:
 
 
 class Link:
-    """One client's connection through the network, from ``src`` to server ``dst``."""
+    """One client's connection through the network, from ``src`` to server ``dst``.
 
-    def __init__(self, network: "Network", name: str, src: str | None, dst: str, real_codec, conn):
-        self.network = network
-        self.name = name
-        self.src = src
-        self.dst = dst
+    Two streams cut the bytes into messages: ``requests`` reads what the client
+    writes (with the server side of the format), ``replies`` what the server
+    writes (with the client side).  Messages go on with ``_forward``."""
+
+    def __init__(self, network: "Network", name: str, src: str | None, dst: str, fmt: Any,
+                 client_end: socket.socket, server_conn: socket.socket, max_message: int):
+        self.network, self.name, self.src, self.dst = network, name, src, dst
         self.enabled = True  # False after net.cut(client)
         self.faults: Faults | None = None  # None: use the network's faults
         self.counters = Counters()
-        self._real = real_codec
-        self._conn = conn
         self._lock = threading.Lock()  # protects counters and the two random streams
-        self._write_lock = threading.Lock()  # one writer at a time on the real codec
         self._requests_rng = random.Random(f"{network.seed}/{name}/requests")
         self._replies_rng = random.Random(f"{network.seed}/{name}/replies")
-        self.inbox: queue.Queue = queue.Queue()  # delivered replies, read by LossyCodec
+        self._requests = Stream(client_end, fmt.server(max_message))  # client -> link
+        self._replies = Stream(server_conn, fmt.client(max_message))  # server -> link
         self._closed = False
-        self._pump = threading.Thread(target=self._pump_replies, name=f"lossy-pump {name}", daemon=True)
-        self._pump.start()
+        self._pumps = [threading.Thread(target=self._pump, args=args, name=f"lossy-{direction} {name}", daemon=True)
+                       for args, direction in (((self._requests, self._replies, "requests"), "requests"),
+                                               ((self._replies, self._requests, "replies"), "replies"))]
+        for pump in self._pumps:
+            pump.start()
 
     def set(self, **changes) -> None:
         """Change this link's faults only, e.g. ``link.set(drop=1.0)``."""
@@ -228,7 +189,7 @@ class Link:
         """Count one message and decide its fate: a list of delays, one per copy ([] = dropped)."""
         faults = self.faults or self.network.faults
         with self._lock:
-            setattr(self.counters, direction, getattr(self.counters, direction) + 1)
+            self._count(direction)
             if not self.connected() or rng.random() < faults.drop:
                 self._count(direction + "_dropped")
                 return []
@@ -244,110 +205,55 @@ class Link:
                 delays.append(delay)
             return delays
 
-    def _count(self, counter: str) -> None:
-        setattr(self.counters, counter, getattr(self.counters, counter) + 1)
+    def _count(self, counter: str, n: int = 1) -> None:
+        setattr(self.counters, counter, getattr(self.counters, counter) + n)
 
-    # -- requests: client -> server ---------------------------------------
-    def send_request(self, request: Request, body: Any) -> None:
-        for delay in self._plan(self._requests_rng, "requests"):
-            if delay == 0:
-                self._write(request, body)  # errors reach the caller, as with a real codec
-            else:
-                self.network.clock.after(delay, self._write_late, request, body)
-
-    def _write(self, request: Request, body: Any) -> None:
-        with self._write_lock:
-            before = self._conn.bytes_sent
-            try:
-                self._real.write_request(request, body)
-            finally:
-                with self._lock:
-                    self.counters.bytes_sent += self._conn.bytes_sent - before
-
-    def _write_late(self, request: Request, body: Any) -> None:
-        if not self.connected():  # the link was cut while the message was in the air
-            with self._lock:
-                self._count("requests_dropped")
-            return
-        try:
-            self._write(request, body)
-        except Exception:  # noqa: BLE001 - a broken connection (the pump will notice) or bad args:
-            pass  # either way this message is lost, and the caller's timeout tells them
-
-    # -- replies: server -> client ----------------------------------------
-    def _pump_replies(self) -> None:
-        """Read every reply off the real codec and hand it to the network."""
+    # -- carrying messages --------------------------------------------------
+    def _pump(self, source: Stream, sink: Stream, direction: str) -> None:
+        """Read whole messages from ``source`` and give each its fate on the way to ``sink``."""
+        rng = self._requests_rng if direction == "requests" else self._replies_rng
         while True:
             try:
-                before = self._conn.bytes_received
-                header = self._real.read_response_header()
-                body = self._real.read_response_body(None)  # plain values, converted on delivery
+                message = source.read_message()
+            except Exception:  # EOF, a broken socket, bytes the format refuses: this side is over
+                break
+            if direction == "replies":
                 with self._lock:
-                    self.counters.bytes_received += self._conn.bytes_received - before
-            except Exception as err:  # EOF, OSError, ProtocolError: the stream is over
-                self.inbox.put(_EndOfStream(err))
-                return
-            for delay in self._plan(self._replies_rng, "replies"):
+                    self._count("bytes_received", len(message.data))
+            if message.setup:  # type definitions go on at once, whatever happens to the call
+                self._forward(sink, message.setup, direction, check=False)
+            for delay in self._plan(rng, direction):
                 if delay == 0:
-                    self.inbox.put((header, body))
+                    self._forward(sink, message.call, direction, check=False)
                 else:
-                    self.network.clock.after(delay, self._deliver_late, header, body)
+                    self.network.clock.after(delay, self._forward, sink, message.call, direction)
+        sink.close()  # the other side sees the end too
+        source.close()
 
-    def _deliver_late(self, header: Response, body: Any) -> None:
-        if not self.connected():
+    def _forward(self, sink: Stream, data: bytes, direction: str, check: bool = True) -> None:
+        if check and not self.connected():  # the link was cut while the message was in the air
             with self._lock:
-                self._count("replies_dropped")
+                self._count(direction + "_dropped")
             return
-        self.inbox.put((header, body))
+        try:
+            sink.send_bytes(data)
+        except OSError:
+            return  # the connection is gone: the pump notices and ends
+        if direction == "requests":
+            with self._lock:
+                self._count("bytes_sent", len(data))
 
     def close(self) -> None:
-        """Close the real connection and stop the pump thread (safe to call twice)."""
+        """Close both sides and stop the pump threads (safe to call twice)."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-        try:
-            self._conn.sock.shutdown(socket.SHUT_RDWR)  # wakes the pump's blocking read
-        except OSError:
-            pass
-        self._real.close()
-        self.inbox.put(_EndOfStream(EOFError("lossy link closed")))
-        if self._pump is not threading.current_thread():
-            self._pump.join()
-
-
-class LossyCodec:
-    """The ClientCodec a lossy client uses: it hands messages to its link."""
-
-    def __init__(self, link: Link):
-        self.link = link
-        self._body: Any = None  # the body of the reply whose header was just returned
-        self._end: _EndOfStream | None = None
-
-    def write_request(self, request: Request, body: Any) -> None:
-        if self._end is not None:
-            raise OSError("lossy link closed")
-        self.link.send_request(request, body)
-
-    def read_response_header(self) -> Response:
-        item = self._end or self.link.inbox.get()
-        if isinstance(item, _EndOfStream):
-            self._end = item
-            raise item.error
-        header, self._body = item
-        return header
-
-    def read_response_body(self, reply_type: Any) -> Any:
-        body, self._body = self._body, None
-        if reply_type is None:
-            return body
-        try:
-            return _values.from_plain(body, reply_type, where="reply")
-        except (TypeError, ValueError) as err:
-            raise BodyError(str(err)) from err
-
-    def close(self) -> None:
-        self.link.close()
+        self._requests.close()
+        self._replies.close()
+        for pump in self._pumps:
+            if pump is not threading.current_thread():
+                pump.join()
 
 
 class Network:
@@ -384,7 +290,8 @@ class Network:
             self._servers[name] = (network, real_address, codec)
         return real_address
 
-    def dial(self, name: str, *, src: str | None = None, codec=None, timeout: float | None = 5.0):
+    def dial(self, name: str, *, src: str | None = None, codec=None, timeout: float | None = 5.0,
+             max_message: int | None = None) -> Client:
         """Return a minirpc ``Client`` for server ``name`` whose messages cross this network.
 
         ``src`` names the server the client lives on (for ``partition`` and
@@ -394,12 +301,14 @@ class Network:
             network, address, server_codec = self._servers[name]
             numbers = self._link_numbers.setdefault((src, name), itertools.count(1))
             link_name = f"{src or 'client'}->{name}#{next(numbers)}"
-        sock = _net.connect(network, address, timeout=timeout)
-        sock.settimeout(None)
-        conn = _CountingConn(sock)
-        real = _net.client_codec(codec if codec is not None else server_codec or _net.DEFAULT_CODEC, conn)
-        link = Link(self, link_name, src, name, real, conn)
-        client = _client.new_client_with_codec(LossyCodec(link))
+        fmt = wire_format(codec if codec is not None else server_codec)
+        if fmt is None:
+            raise ValueError("the lossy network cuts messages with a format: give a codec name or a WireFormat")
+        max_message = max_message or DEFAULT_MAX_MESSAGE
+        server_conn = _net.connect(network, address, _net.Deadline(timeout))
+        client_end, link_end = socket.socketpair()
+        link = Link(self, link_name, src, name, fmt, link_end, server_conn, max_message)
+        client = Client(StreamClientCodec(Stream(client_end, fmt.client(max_message))))
         with self._lock:
             self._links.append(link)
             self._clients[id(client)] = (client, link)

@@ -1,70 +1,42 @@
-"""Sockets and codec names: the little bit of plumbing under server and client.
+"""Sockets: Go's address strings, listening and dialling, and the options a server sets.
 
 Go writes addresses as ``"host:port"`` strings and networks as ``"tcp"``,
-``"tcp4"``, ``"tcp6"`` or ``"unix"``; so does minirpc.  Codecs are chosen by
-name (``"gob"``, Go's default, or ``"json"``) or by passing a factory
-``conn -> codec`` of your own.
+``"tcp4"``, ``"tcp6"`` or ``"unix"``; so does minirpc.  A listener takes the
+kernel's largest backlog (as Go's does, from ``somaxconn``), so a burst of
+clients is queued rather than made to retry; an accepted TCP connection gets
+Go's keepalive (a probe after 15 s of silence, so a vanished peer is noticed)
+and ``TCP_NODELAY`` (small RPC messages must leave at once).
 """
 
 from __future__ import annotations
 
 import socket
-from typing import Any, Callable
+import time
+from typing import Any
 
-from . import jsonrpc
-from .codec import DEFAULT_MAX_MESSAGE
-
-#: name -> (server codec factory, client codec factory); each takes (conn, max_message)
-CODECS: dict[str, tuple[Callable, Callable]] = {
-    "json": (jsonrpc.new_server_codec, jsonrpc.new_client_codec),
-}
-DEFAULT_CODEC = "json"
-
-try:  # the gob codec is Go's default wire format
-    from . import gobrpc
-
-    CODECS["gob"] = (gobrpc.new_server_codec, gobrpc.new_client_codec)
-    DEFAULT_CODEC = "gob"
-except ImportError:  # pragma: no cover - only while gob is being written
-    pass
-
-_FAMILIES = {"tcp": socket.AF_UNSPEC, "tcp4": socket.AF_INET, "tcp6": socket.AF_INET6, "unix": socket.AF_UNIX}
-
-
-def server_codec(codec: str | Callable | None, conn: Any, max_message: int = DEFAULT_MAX_MESSAGE) -> Any:
-    """Make the server side of a codec for ``conn``, by name or factory."""
-    if codec is None or isinstance(codec, str):
-        return _lookup(codec)[0](conn, max_message)
-    return codec(conn)
-
-
-def client_codec(codec: str | Callable | None, conn: Any, max_message: int = DEFAULT_MAX_MESSAGE) -> Any:
-    """Make the client side of a codec for ``conn``, by name or factory."""
-    if codec is None or isinstance(codec, str):
-        return _lookup(codec)[1](conn, max_message)
-    return codec(conn)
-
-
-def _lookup(name: str | None) -> tuple[Callable, Callable]:
-    try:
-        return CODECS[name or DEFAULT_CODEC]
-    except KeyError:
-        raise ValueError(f"unknown codec {name!r}; known: {', '.join(sorted(CODECS))}") from None
+NETWORKS = {"tcp": socket.AF_UNSPEC, "tcp4": socket.AF_INET, "tcp6": socket.AF_INET6, "unix": socket.AF_UNIX}
+KEEPALIVE_SECONDS = 15  # Go's default for accepted and dialled TCP connections
 
 
 def split_address(network: str, address: str | tuple) -> tuple[int, Any]:
-    """``("tcp", "127.0.0.1:80")`` -> ``(family, ("127.0.0.1", 80))``."""
-    if network not in _FAMILIES:
+    """``("tcp", "127.0.0.1:80")`` -> ``(family, ("127.0.0.1", 80))``; ValueError says what is wrong."""
+    if network not in NETWORKS:
         raise ValueError(f"unknown network {network!r}; use tcp, tcp4, tcp6 or unix")
-    family = _FAMILIES[network]
+    family = NETWORKS[network]
     if network == "unix":
         return family, str(address)
     if isinstance(address, tuple):
-        host, port = address[0], address[1]
+        host, port = address[0], str(address[1])
     else:
+        if "://" in address or "/" in address:
+            raise ValueError(f"address {address!r} is not host:port (no scheme or path: e.g. 127.0.0.1:1234)")
         host, sep, port = address.rpartition(":")
         if not sep:
-            raise ValueError(f"address {address!r} is missing a port (want host:port)")
+            raise ValueError(f"address {address!r} is missing a port (want host:port, e.g. 127.0.0.1:1234)")
+        if ":" in host and not host.startswith("["):
+            raise ValueError(f"address {address!r}: an IPv6 host needs brackets, e.g. [::1]:1234")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"port {port!r} in address {address!r} is not a number from 0 to 65535")
     host = host.strip("[]")  # "[::1]:80"
     if family == socket.AF_UNSPEC:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -79,6 +51,15 @@ def format_address(sockname: Any) -> str:
     return sockname if isinstance(sockname, str) else sockname.decode()
 
 
+def backlog() -> int:
+    """The kernel's largest listen queue, as Go uses it (``/proc/sys/net/core/somaxconn``)."""
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return max(int(f.read()), 128)
+    except (OSError, ValueError):
+        return max(socket.SOMAXCONN, 128)
+
+
 def listen(network: str, address: str) -> socket.socket:
     family, addr = split_address(network, address)
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -86,32 +67,71 @@ def listen(network: str, address: str) -> socket.socket:
         if family != socket.AF_UNIX:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(addr)
-        sock.listen(128)
+        sock.listen(backlog())
     except BaseException:
         sock.close()
         raise
     return sock
 
 
-def connect(network: str, address: str, timeout: float | None = None) -> socket.socket:
-    """Connect, waiting at most ``timeout`` seconds; the socket is then blocking."""
+class Deadline:
+    """A point in time that several steps share (connect, TLS, handshake): ``left()`` seconds remain."""
+
+    def __init__(self, timeout: float | None):
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a number of seconds above 0, got {timeout!r}")
+        self.timeout = timeout
+        self.at = None if timeout is None else time.monotonic() + timeout
+
+    def left(self) -> float | None:
+        """Seconds left (None: no deadline); raises TimeoutError once it has passed."""
+        if self.at is None:
+            return None
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"timed out after {self.timeout:g} s")
+        return left
+
+
+def connect(network: str, address: str, timeout: float | Deadline | None = None) -> socket.socket:
+    """Connect within ``timeout`` seconds (or a Deadline shared with later steps); the
+    socket is returned blocking, with the options set."""
+    deadline = timeout if isinstance(timeout, Deadline) else Deadline(timeout)
     family, addr = split_address(network, address)
-    if family == socket.AF_UNIX:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(timeout)
-            sock.connect(addr)
-        except BaseException:
-            sock.close()
-            raise
-    else:
-        sock = socket.create_connection(addr, timeout=timeout)
+    try:
+        if family == socket.AF_UNIX:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(deadline.left())
+                sock.connect(addr)
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection(addr, timeout=deadline.left())
+    except socket.timeout:
+        raise TimeoutError(f"dial {network} {address}: timed out after {deadline.timeout:g} s") from None
     sock.settimeout(None)
     tune(sock)
     return sock
 
 
 def tune(sock: socket.socket) -> None:
-    """Small RPC messages must leave at once: switch Nagle's algorithm off."""
-    if sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    """TCP_NODELAY and Go's 15 s keepalive, on a TCP socket."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option in ("TCP_KEEPIDLE", "TCP_KEEPINTVL"):  # Linux names; macOS has TCP_KEEPALIVE
+        if hasattr(socket, option):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), KEEPALIVE_SECONDS)
+
+
+def close(sock: Any) -> None:
+    """Close a socket so that a thread blocked reading it wakes up (``close`` alone
+    does not wake it on Linux; ``shutdown`` does).  Safe twice, from any thread."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError):
+        pass  # already closed, or never connected
+    sock.close()

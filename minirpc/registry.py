@@ -11,7 +11,8 @@ Python has no reply pointers or error returns, so the rule translates to::
 
 A method is *suitable* when
 
-1. its name is public (no leading underscore) and it is a plain method;
+1. it is exported -- its name starts with an upper-case letter, Go's rule --
+   and it is a plain method (not async, not a generator);
 2. it takes exactly one argument after ``self``, with a type annotation;
 3. it has a return annotation;
 4. both types are value types (see ``minirpc.values``): bool, int, float, str,
@@ -19,7 +20,10 @@ A method is *suitable* when
 
 Unsuitable methods are skipped, as in Go, but never silently: each
 ``Service.skipped`` entry names the method and the rule it broke, and when
-nothing qualifies ``register`` raises ``RegistrationError`` listing them all.
+nothing qualifies ``register`` raises ``RegistrationError`` listing them all
+(Python's own ``_private`` names are not listed).  ``register`` also wants the
+class name exported (``arith`` is refused, as Go refuses it);
+``register_name`` publishes under any non-empty name.
 A call arrives as ``"Service.Method"``, split at the *last* dot as in Go, so a
 service may be registered as ``"net.rpc.Arith"``.
 """
@@ -73,7 +77,8 @@ def suitable_methods(receiver: Any) -> tuple[dict[str, Method], list[tuple[str, 
     for name, function in inspect.getmembers(type(receiver), inspect.isfunction):
         if name.startswith("_"):
             continue
-        why = _why_unsuitable(function)
+        why = _why_unsuitable(function) if name[:1].isupper() else \
+            "is not exported (Go publishes names that start with an upper-case letter)"
         if isinstance(why, str):
             skipped.append((name, why))
         else:
@@ -118,13 +123,13 @@ class Registry:
         type_ = type(receiver).__name__
         if name is None:
             name = type_
-            if name.startswith("_") or name == "object":
+            if not name[:1].isupper():
                 raise RegistrationError(f"rpc.Register: type {name} is not exported")
         if not name:
             raise RegistrationError(f"rpc.Register: no service name for type {type_}")
         methods, skipped = suitable_methods(receiver)
         if not methods:
-            detail = "".join(f"\n  {type_}.{m}: {why}" for m, why in skipped) or " (it has no public methods)"
+            detail = "".join(f"\n  {type_}.{m}: {why}" for m, why in skipped) or " (it has no exported methods at all)"
             raise RegistrationError(f"rpc.Register: type {type_} has no exported methods of suitable type:{detail}")
         service = Service(name, receiver, methods, skipped)
         with self._lock:

@@ -1,50 +1,125 @@
-"""Plain values <-> typed values: how minirpc translates Go's static types.
+"""Value types: what a Python annotation means on the wire (Go's reflect, in Python).
 
 In Go a method's argument has a static type, and the codec decodes the wire
-into it.  In Python the method says its type with an annotation::
+into it; Go's encoders learn the type from package ``reflect``.  In Python the
+method says its type with an annotation::
 
     def Multiply(self, args: Args) -> int
 
-A format such as JSON only knows plain values (dict, list, str, int, ...), so
-two small functions sit between the codec and the method:
-
-* ``from_plain(value, Args)`` checks a plain value against a type and builds
-  it: a dict becomes the ``Args`` dataclass, ``list[int]`` checks each item,
-  and a mismatch raises ``ValueError`` naming the path: ``args.B: expected
-  int, got str``.
-* ``to_plain(value)`` turns dataclasses back into dicts for the encoder.
-
-The value types are Go's, in Python spelling:
+and this module is where minirpc reads annotations.  The value types are Go's,
+in Python spelling:
 
     Go                  Python
     bool                bool
-    int, int64, uint..  int
-    float64             float
+    int (int64)         int;   Uint (uint64), Uint32, Int32 for the others
+    float64             float; Float32
     string              str
     []byte              bytes  (JSON carries it as base64 text, as Go does)
     []T                 list[T]
+    [N]T                tuple[T, T, ...] with N items (tuple[T, ...] is a slice)
     map[K]V             dict[K, V]   (JSON object keys are text; K decides)
     struct              a @dataclass
     *T                  Optional[T]  (None is nil)
-    interface{}         typing.Any  (no checking at all)
+    interface{}         typing.Any  (JSON only: no checking at all)
 
-``Annotated[T, ...]`` counts as ``T`` (the gob codec uses it to say "uint").
-Like Go's encoding/json, a dataclass field also matches a key that differs
-only in case (``"a"`` fills field ``A``); unknown keys are ignored, missing
-fields keep their defaults, and ``null`` means the zero value (Go writes
-``null`` for a nil slice or map).
+``Uint`` and friends are ``Annotated[int, GoKind("uint64")]``: still a plain
+``int`` to Python, but range-checked on the wire like Go's type.
+
+Every format and the registry read annotations through this module:
+
+* ``is_value_type(tp)`` says why a type cannot travel (or ``None``: it can);
+* ``field_types(cls)`` gives a dataclass's resolved field annotations;
+* ``zero_value(tp)`` is Go's zero value;
+* ``from_plain(value, tp)`` checks a plain JSON value against a type and
+  builds it, with Go's ``encoding/json`` rules: a dict becomes the dataclass,
+  a key matches a field that differs only in case (``"a"`` fills ``A``),
+  unknown keys are ignored, missing fields keep their defaults, ``null`` is
+  the zero value, and a mismatch raises ``ValueError`` naming the path
+  (``args.B: expected int, got str``);
+* ``to_plain(value)`` turns dataclasses back into dicts.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import math
 import sys
 import types
 import typing
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 _NONE = type(None)
+
+
+# ---------------------------------------------------------------- Go's number types
+
+
+@dataclasses.dataclass(frozen=True)
+class GoKind:
+    """Marks a Python int/float as a specific Go number type: ``Annotated[int, GoKind("uint64")]``."""
+
+    name: str
+
+
+Uint = Annotated[int, GoKind("uint64")]
+Uint32 = Annotated[int, GoKind("uint32")]
+Int32 = Annotated[int, GoKind("int32")]
+Float32 = Annotated[float, GoKind("float32")]
+
+#: Go number type -> (Python type, the range [lo, hi) an int must lie in)
+GO_NUMBERS = {"int": (int, -(1 << 63), 1 << 63), "int64": (int, -(1 << 63), 1 << 63),
+              "int32": (int, -(1 << 31), 1 << 31), "uint": (int, 0, 1 << 64), "uint64": (int, 0, 1 << 64),
+              "uint32": (int, 0, 1 << 32), "float64": (float, 0, 0), "float32": (float, 0, 0)}
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def go_number(tp: Any) -> str | None:
+    """The Go number type an annotation stands for: ``int`` -> "int", ``Uint`` -> "uint64"."""
+    kinds = [m for m in getattr(tp, "__metadata__", ()) if isinstance(m, GoKind)]
+    if kinds:
+        return kinds[0].name
+    tp = strip_annotated(tp)
+    return "int" if tp is int else "float64" if tp is float else None
+
+
+class LongNumber:
+    """A JSON number with more digits than Python converts (``sys.int_info``'s
+    limit): kept as text, so the value that holds it can be refused politely."""
+
+    def __init__(self, digits: str):
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"LongNumber({self.digits[:12]}... {len(self.digits)} digits)"
+
+
+# ---------------------------------------------------------------- reading annotations
+
+
+def strip_annotated(tp: Any) -> Any:
+    """``Annotated[int, ...]`` -> ``int``."""
+    while typing.get_origin(tp) is Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def type_name(tp: Any) -> str:
+    """A short readable name: ``Args``, ``list[int]``, ``Optional[str]``, ``Uint``."""
+    number = go_number(tp)
+    tp = strip_annotated(tp)
+    if number not in (None, "int", "float64"):
+        return {"uint64": "Uint", "uint32": "Uint32", "int32": "Int32", "float32": "Float32"}[number]
+    if tp is _NONE:
+        return "None"
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__name__
+    return repr(tp).replace("typing.", "")
+
+
+def is_struct(tp: Any) -> bool:
+    """Is ``tp`` a dataclass type (a Go struct)?"""
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
 def is_value_type(tp: Any) -> str | None:
@@ -52,9 +127,10 @@ def is_value_type(tp: Any) -> str | None:
     tp = strip_annotated(tp)
     if tp is Any or tp in (bool, int, float, str, bytes, _NONE):
         return None
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+    if is_struct(tp):
+        hints = field_types(tp)
         for f in dataclasses.fields(tp):
-            why = is_value_type(_field_types(tp)[f.name])
+            why = is_value_type(hints[f.name])
             if why:
                 return f"field {tp.__name__}.{f.name}: {why}"
         return None
@@ -68,29 +144,54 @@ def is_value_type(tp: Any) -> str | None:
     if origin is dict and len(params) == 2:
         return is_value_type(params[0]) or is_value_type(params[1])
     if origin in (typing.Union, types.UnionType):
-        for p in params:
-            why = is_value_type(p)
-            if why:
-                return why
-        return None
+        return next(filter(None, map(is_value_type, params)), None)
     return f"{type_name(tp)} is not a value type (use bool, int, float, str, bytes, list[T], dict[K, V] or a dataclass)"
 
 
-def strip_annotated(tp: Any) -> Any:
-    """``Annotated[int, "uint"]`` -> ``int``."""
-    while typing.get_origin(tp) is typing.Annotated:
-        tp = typing.get_args(tp)[0]
-    return tp
+_HINTS: dict[type, dict[str, Any]] = {}
 
 
-def type_name(tp: Any) -> str:
-    """A short readable name: ``Args``, ``list[int]``, ``Optional[str]``."""
+def field_types(cls: type) -> dict[str, Any]:
+    """A dataclass's field annotations, resolved (strings evaluated) and cached."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        namespace = {**vars(sys.modules.get(cls.__module__, typing)), cls.__name__: cls}
+        hints = typing.get_type_hints(cls, include_extras=True)
+        hints = _HINTS[cls] = {name: _resolve(tp, namespace) for name, tp in hints.items()}
+    return hints
+
+
+def _resolve(tp: Any, namespace: dict) -> Any:
+    """Evaluate forward references left inside ``list["Node"]`` (Python 3.10 leaves them)."""
+    if isinstance(tp, (str, typing.ForwardRef)):  # an annotation the class's own module wrote
+        return eval(getattr(tp, "__forward_arg__", tp), namespace)
+    args = typing.get_args(tp)
+    if not args or not any(isinstance(a, (str, typing.ForwardRef)) or typing.get_args(a) for a in args):
+        return tp
+    origin = typing.get_origin(tp)
+    resolved = tuple(_resolve(a, namespace) for a in args)
+    if origin is Annotated:
+        return Annotated[(resolved[0], *tp.__metadata__)]
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[resolved]
+    return origin[resolved]
+
+
+def zero_value(tp: Any) -> Any:
+    """Go's zero value for a type: 0, "", b"", [], {}, a zeroed dataclass, None."""
     tp = strip_annotated(tp)
-    if tp is _NONE:
-        return "None"
-    if isinstance(tp, type) and not typing.get_args(tp):
-        return tp.__name__
-    return repr(tp).replace("typing.", "")
+    if tp in (bool, int, float, str, bytes):
+        return tp()
+    origin = typing.get_origin(tp)
+    if origin in (list, dict):
+        return origin()
+    if origin is tuple:  # a Go array's zero value is all zeros; tuple[T, ...] is an empty slice
+        params = typing.get_args(tp)
+        return () if params[-1] is Ellipsis else tuple(zero_value(p) for p in params)
+    if is_struct(tp):
+        hints = field_types(tp)
+        return tp(**{f.name: zero_value(hints[f.name]) for f in dataclasses.fields(tp) if f.init})
+    return None
 
 
 def to_plain(value: Any) -> Any:
@@ -104,12 +205,17 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+# ---------------------------------------------------------------- plain values -> typed values
+
+
 def from_plain(value: Any, tp: Any, where: str = "value") -> Any:
     """Check ``value`` against ``tp`` and build it; ``ValueError`` names ``where``."""
     try:
         return converter(tp)(value)
     except _Mismatch as e:
         raise ValueError(f"{where}{''.join(reversed(e.path))}: {e.detail}") from None
+    except RecursionError:
+        raise ValueError(f"{where}: nested too deeply") from None
 
 
 class _Mismatch(Exception):
@@ -120,6 +226,8 @@ class _Mismatch(Exception):
 
 
 def _wrong(tp: Any, value: Any) -> _Mismatch:
+    if isinstance(value, LongNumber):
+        return _Mismatch(f"number with {len(value.digits)} digits does not fit {type_name(tp)}")
     return _Mismatch(f"expected {type_name(tp)}, got {type(value).__name__}")
 
 
@@ -134,11 +242,12 @@ def converter(tp: Any) -> Callable[[Any], Any]:
     """
     conv = _CONVERTERS.get(tp)
     if conv is None:
-        conv = _CONVERTERS[tp] = _make_converter(strip_annotated(tp))
+        conv = _CONVERTERS[tp] = _make_converter(tp)
     return conv
 
 
-def _make_converter(tp: Any) -> Callable[[Any], Any]:
+def _make_converter(annotated: Any) -> Callable[[Any], Any]:
+    tp, number = strip_annotated(annotated), go_number(annotated)
     if tp is Any or tp is None:
         return lambda value: value
     if tp is _NONE:  # "no reply": nil, or Go's empty struct{} placeholder
@@ -159,22 +268,32 @@ def _make_converter(tp: Any) -> Callable[[Any], Any]:
             raise _wrong(tp, value)
         return exact
     if tp is int:
+        _, lo, hi = GO_NUMBERS[number]
+
         def integer(value):
-            if type(value) is int:
+            if type(value) is not int:
+                if type(value) is float and value.is_integer():  # JSON writers may say 15.0
+                    value = int(value)
+                elif value is None:
+                    return 0
+                else:
+                    raise _wrong(annotated, value)
+            if lo <= value < hi:
                 return value
-            if type(value) is float and value.is_integer():  # JSON writers may say 15.0
-                return int(value)
-            if value is None:
-                return 0
-            raise _wrong(tp, value)
+            raise _Mismatch(f"{value} out of range for {number}")
         return integer
     if tp is float:
+        limit = FLOAT32_MAX if number == "float32" else sys.float_info.max
+
         def real(value):
-            if type(value) in (float, int):
-                return float(value)
-            if value is None:
-                return 0.0
-            raise _wrong(tp, value)
+            if type(value) not in (float, int):
+                if value is None:
+                    return 0.0
+                raise _wrong(annotated, value)
+            value = float(value)
+            if abs(value) > limit:  # JSON has no infinity: this number was too big to hold
+                raise _Mismatch(f"number out of range for {number}")
+            return value
         return real
     if tp is bytes:
         def binary(value):
@@ -189,7 +308,7 @@ def _make_converter(tp: Any) -> Callable[[Any], Any]:
                 return b""
             raise _wrong(tp, value)
         return binary
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+    if is_struct(tp):
         return _dataclass_converter(tp)
     if origin is list:
         def sequence(value, elem=params[0]):
@@ -208,6 +327,7 @@ def _make_converter(tp: Any) -> Callable[[Any], Any]:
         return sequence
     if origin is tuple:
         length = None if params[-1] is Ellipsis else len(params)
+
         def array(value, items=converter(list[params[0]])):
             if value is None:
                 return zero_value(tp)
@@ -217,12 +337,13 @@ def _make_converter(tp: Any) -> Callable[[Any], Any]:
         return array
     if origin is dict:
         key_type = strip_annotated(params[0])
+
         def mapping(value, value_type=params[1]):
             if type(value) is not dict:
                 if value is None:
                     return {}
                 raise _wrong(tp, value)
-            convert_key, convert = converter(key_type), converter(value_type)
+            convert_key, convert = converter(params[0]), converter(value_type)
             out = {}
             for key, item in value.items():
                 try:
@@ -239,13 +360,17 @@ def _make_converter(tp: Any) -> Callable[[Any], Any]:
 
 def _parse_key(key: str, key_type: type) -> Any:
     try:
-        return key_type(key)
+        value = key_type(key)
     except ValueError:
         raise _Mismatch(f"map key {key!r} is not a {key_type.__name__}") from None
+    if key_type is float and math.isinf(value):
+        raise _Mismatch(f"map key {key!r} is out of range for float64")
+    return value
 
 
 def _union_converter(tp: Any, params: tuple) -> Callable[[Any], Any]:
     members = [p for p in params if p is not _NONE]
+
     def union(value):
         if value is None and len(members) < len(params):
             return None
@@ -257,6 +382,19 @@ def _union_converter(tp: Any, params: tuple) -> Callable[[Any], Any]:
                 errors.append(e)
         raise errors[0] if len(errors) == 1 else _wrong(tp, value)
     return union
+
+
+_FIELDS: dict[type, tuple[dict[str, Any], dict[str, str]]] = {}
+
+
+def _fields(cls: type) -> tuple[dict[str, Any], dict[str, str]]:
+    """(init field name -> type, lower-case name -> name), cached per class."""
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        hints = field_types(cls)
+        types_ = {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
+        fields = _FIELDS[cls] = (types_, {n.lower(): n for n in types_})
+    return fields
 
 
 def _dataclass_converter(cls: type) -> Callable[[Any], Any]:
@@ -282,63 +420,3 @@ def _dataclass_converter(cls: type) -> Callable[[Any], Any]:
         except TypeError as e:  # a field without a default was missing
             raise _Mismatch(f"cannot build {cls.__name__}: {e}") from None
     return build
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-_FIELDS: dict[type, tuple[dict[str, Any], dict[str, str]]] = {}
-
-
-def _fields(cls: type) -> tuple[dict[str, Any], dict[str, str]]:
-    """(init field name -> type, lower-case name -> name), cached per class."""
-    fields = _FIELDS.get(cls)
-    if fields is None:
-        hints = _field_types(cls)
-        types_ = {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
-        fields = _FIELDS[cls] = (types_, {n.lower(): n for n in types_})
-    return fields
-
-
-def field_types(cls: type) -> dict[str, Any]:
-    """Resolved field annotations of a dataclass (cached; strings evaluated)."""
-    hints = _HINTS.get(cls)
-    if hints is None:
-        namespace = {**vars(sys.modules.get(cls.__module__, typing)), cls.__name__: cls}
-        hints = typing.get_type_hints(cls, include_extras=True)
-        hints = _HINTS[cls] = {name: _resolve(tp, namespace) for name, tp in hints.items()}
-    return hints
-
-
-def _resolve(tp: Any, namespace: dict) -> Any:
-    """Evaluate forward references left inside ``list["Node"]`` (Python 3.10 leaves them)."""
-    if isinstance(tp, (str, typing.ForwardRef)):  # an annotation the class's own module wrote
-        return eval(getattr(tp, "__forward_arg__", tp), namespace)
-    args = typing.get_args(tp)
-    if not args or not any(isinstance(a, (str, typing.ForwardRef)) or typing.get_args(a) for a in args):
-        return tp
-    origin = typing.get_origin(tp)
-    resolved = tuple(_resolve(a, namespace) for a in args)
-    if origin is typing.Annotated:
-        return typing.Annotated[(resolved[0], *tp.__metadata__)]
-    if origin in (typing.Union, types.UnionType):
-        return typing.Union[resolved]
-    return origin[resolved]
-
-
-_field_types = field_types
-
-
-def zero_value(tp: Any) -> Any:
-    """Go's zero value for a type: 0, "", b"", [], {}, a zeroed dataclass, None."""
-    tp = strip_annotated(tp)
-    if tp in (bool, int, float, str, bytes):
-        return tp()
-    origin = typing.get_origin(tp)
-    if origin in (list, dict):
-        return origin()
-    if origin is tuple:  # a Go array's zero value is all zeros; tuple[T, ...] is an empty slice
-        params = typing.get_args(tp)
-        return () if params[-1] is Ellipsis else tuple(zero_value(p) for p in params)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        hints = _field_types(tp)
-        return tp(**{f.name: zero_value(hints[f.name]) for f in dataclasses.fields(tp) if f.init})
-    return None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import dataclasses
+import tracemalloc
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -11,6 +13,7 @@ import pytest
 from minirpc import gob
 from minirpc.errors import ProtocolError
 from minirpc.gob import Decoder, Encoder, GobError, Int32, Uint
+from minirpc.gob import encoder as gob_encoder
 
 
 @dataclass
@@ -343,8 +346,9 @@ def test_gob_error_is_a_protocol_error():
 # ---------------------------------------------------------------- safety limits
 def test_message_longer_than_the_limit_is_refused_from_its_prefix():
     dec = Decoder(max_message=100)
+    dec.feed(bytes.fromhex("fe 03 e8"))  # only the length prefix has arrived
     with pytest.raises(GobError, match="invalid message length 1000"):
-        dec.feed(bytes.fromhex("fe 03 e8"))  # only the length prefix has arrived
+        dec.next_frame()
 
 
 def test_zero_length_message_is_refused():
@@ -456,12 +460,7 @@ def test_decoder_waits_for_a_whole_message():
 def test_read_message_reports_definitions_with_negative_ids():
     data, dec = gob.encode(Point(1, 2)), Decoder()
     type_id, wire = dec.read_message(data[1:32])
-    assert type_id == -65 and wire.kind == "struct" and wire.fields == [("X", 2), ("Y", 2)]
-
-
-def test_is_type_definition_reads_the_sign_of_the_id():
-    data = gob.encode(Point(1, 2))
-    assert gob.is_type_definition(data[1:32]) and not gob.is_type_definition(data[33:])
+    assert type_id == -65 and wire.kind == "struct" and wire.fields == (("X", 2), ("Y", 2))
 
 
 # ---------------------------------------------------------------- dump
@@ -496,3 +495,92 @@ def test_a_dataclass_that_rejects_its_fields_gives_a_gob_error():
                 raise ValueError("X must be positive")
     with pytest.raises(GobError, match="cannot build Positive: X must be positive"):
         gob.decode(gob.encode(Point(-1, 0)), Positive)
+
+
+# ---------------------------------------------------------------- Go's refusals and the decoder's bounds
+
+
+@dataclass
+class OnlyPrivate:
+    _msg: bytes = b""
+
+
+def test_a_struct_with_fields_but_none_exported_is_refused_like_go():
+    with pytest.raises(GobError, match="^gob: type OnlyPrivate has no exported fields$"):
+        gob.encode(OnlyPrivate(b"foo"))
+
+
+def test_a_struct_with_no_fields_at_all_is_fine_like_go():
+    @dataclass
+    class Nothing:
+        pass
+
+    assert gob.decode(gob.encode(Nothing()), Nothing) == Nothing()
+
+
+@dataclass
+class Empty:
+    pass
+
+
+@dataclass
+class Wide:
+    A: int = 0
+    Ignored: list[Empty] = field(default_factory=list)
+    Note: str = ""
+
+
+@dataclass
+class Narrow:
+    A: int = 0
+
+
+def test_fields_the_target_lacks_are_skipped_without_being_built():
+    data = gob.encode(Wide(5, [Empty()] * 200_000, "n"))
+    tracemalloc.start()
+    try:
+        assert gob.decode(data, Narrow) == Narrow(5)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * len(data), f"peak {peak} bytes for a {len(data)}-byte message"
+
+
+def test_a_skipped_field_is_still_checked():
+    data = bytearray(gob.encode(Wide(5, [Empty()] * 3)))
+    data[data.rindex(b"\x03\x00\x00\x00\x00")] = 0x7F  # the slice count now claims more elements than bytes
+    with pytest.raises(GobError, match="exceeds input size"):
+        gob.decode(bytes(data), Narrow)
+
+
+def test_type_definitions_past_the_byte_budget_are_refused():
+    dec = Decoder(max_type_bytes=50)
+    dec.feed(gob.encode(Wide()))
+    with pytest.raises(GobError, match="more than 50 bytes of type definitions"):
+        dec.decode(Wide)
+
+
+def test_type_definitions_are_kept_compactly():
+    fields_ = {f"Field{i}": (int, 0) for i in range(2000)}
+    cls = dataclasses.make_dataclass("Many", [(name, tp, dataclasses.field(default=d)) for name, (tp, d) in fields_.items()])
+    data = gob.encode(cls())
+    dec = Decoder()
+    tracemalloc.start()
+    try:
+        dec.feed(data)
+        dec.decode(None)
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 40 * len(data), f"{kept} bytes kept for {len(data)} bytes of definitions"
+
+
+def test_an_ignored_interface_field_is_skipped():
+    # struct{A int; I interface{}} holding I = int(5): Go writes the concrete type's name,
+    # its type id, the byte count, then the value (here a singleton: 00 0a)
+    definition = gob_encoder.definition(gob.WireType("struct", "WithIface", 65, (("A", 2), ("I", 8))))
+    payload = bytes.fromhex("ff 82 01 0a 01 03") + b"int" + bytes.fromhex("04 02 00 0a 00")
+    data = definition + bytes([len(payload)]) + payload
+    assert gob.decode(data, Narrow) == Narrow(5)
+    with pytest.raises(GobError, match="interface values are not supported"):
+        gob.decode(data)

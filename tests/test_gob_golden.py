@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from minirpc import gob, gobrpc
+from minirpc import codec, gob
+from minirpc.gob import rpc as gobrpc
 from minirpc.gob import Uint
 
 from gotypes import Args, Inner, Ints, Nested, Node, Point, WithArray
@@ -77,9 +78,9 @@ CASES = {
     "array": [(WithArray((1, 0, 3)), WithArray)],
     "array_zero": [(WithArray(), WithArray)],  # an array field is sent even when all zero
     "array_points": [((Point(1, 2), Point()), tuple[Point, Point])],
-    "request_args": [(gobrpc.Request("Arith.Add", 0), gobrpc.Request), (Args(7, 8), Args),
-                     (gobrpc.Request("Arith.Add", 1), gobrpc.Request), (Args(0, -1), Args)],
-    "response_error": [(gobrpc.Response("Arith.Div", 5, "divide by zero"), gobrpc.Response),
+    "request_args": [(gobrpc.GoRequest("Arith.Add", 0), gobrpc.GoRequest), (Args(7, 8), Args),
+                     (gobrpc.GoRequest("Arith.Add", 1), gobrpc.GoRequest), (Args(0, -1), Args)],
+    "response_error": [(gobrpc.GoResponse("Arith.Div", 5, "divide by zero"), gobrpc.GoResponse),
                        (gobrpc.InvalidRequest(), gobrpc.InvalidRequest)],
 }
 
@@ -135,7 +136,7 @@ def test_decoder_follows_a_real_go_client_stream():
     seen = []
     while True:
         try:
-            header = decoder.decode(gobrpc.Request)
+            header = decoder.decode(gobrpc.GoRequest)
         except EOFError:
             break
         seen.append((header.ServiceMethod, header.Seq, decoder.decode(Args)))
@@ -148,7 +149,7 @@ def test_decoder_follows_a_real_go_server_stream_with_ids_from_67():
     decoder.feed(golden("rpc_server_to_client"))
     replies = []
     for _ in range(4):
-        header = decoder.decode(gobrpc.Response)
+        header = decoder.decode(gobrpc.GoResponse)
         replies.append((header.Seq, header.Error, decoder.decode(None if header.Error else int)))
     assert replies == [(0, "", 15), (1, "divide by zero", {}), (2, "", 3),
                        (3, "rpc: can't find method Arith.Nope", {})]
@@ -159,6 +160,6 @@ def test_client_codec_bytes_match_a_real_go_client():
     encoder = gob.Encoder()
     calls = [("Arith.Add", Args(7, 8)), ("Arith.Div", Args(7, 0)), ("Arith.Add", Args(1, 2)),
              ("Arith.Nope", Args())]
-    ours = b"".join(encoder.encode(gobrpc.Request(sm, seq)) + encoder.encode(args)
+    ours = b"".join(encoder.encode(gobrpc.GoRequest(sm, seq)) + encoder.encode(args)
                     for seq, (sm, args) in enumerate(calls))
     assert ours == golden("rpc_client_to_server")

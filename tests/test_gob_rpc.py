@@ -1,4 +1,4 @@
-"""The gob RPC codec (minirpc.gobrpc) over a socketpair."""
+"""The gob RPC format (minirpc.gob.rpc) on a stream, over a socketpair."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from minirpc import gob, gobrpc
-from minirpc.codec import BodyError, Request, Response
+from minirpc import codec, gob
+from minirpc.gob import rpc as gobrpc
+from minirpc.errors import BodyError
+from minirpc.format import Request, Response
 from minirpc.gob import GobError
 
 
@@ -22,7 +24,7 @@ class Args:
 @pytest.fixture
 def pair():
     a, b = socket.socketpair()
-    client, server = gobrpc.new_client_codec(a), gobrpc.new_server_codec(b, max_message=4096)
+    client, server = codec.client_codec("gob", a), codec.server_codec("gob", b, max_message=4096)
     yield client, server, a, b
     client.close()
     server.close()
@@ -52,7 +54,7 @@ def test_error_reply_carries_an_empty_struct_body_like_go(pair):
 def test_error_reply_bytes_match_go():
     a, b = socket.socketpair()
     with a, b:
-        server = gobrpc.new_server_codec(b)
+        server = codec.server_codec("gob", b)
         server.write_response(Response("Arith.Div", 5, "divide by zero"), 123)
         data = a.recv(1000)
     want_body = bytes.fromhex("0a ff 83 03 01 02 ff 84 00 00 00 03 ff 84 00")
@@ -85,7 +87,7 @@ def test_clean_eof_between_messages_is_eof_error(pair):
 
 def test_eof_inside_a_message_is_unexpected_eof(pair):
     _, server, a, _ = pair
-    a.sendall(gob.encode(gobrpc.Request("X.Y", 1))[:10])
+    a.sendall(gob.encode(gobrpc.GoRequest("X.Y", 1))[:10])
     a.shutdown(socket.SHUT_WR)
     with pytest.raises(EOFError, match="unexpected EOF"):
         server.read_request_header()

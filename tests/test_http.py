@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 import minirpc
+import minirpc.examples
 import minirpc.jsonrpc
 from minirpc.errors import RPCError, ServerError, ShutdownError, ConnectionLost
 from minirpc.examples import Args, Quotient
@@ -88,7 +89,7 @@ def test_server_answers_connect_with_go_status_line(serving):
 
 def test_rpc_bytes_sent_with_the_handshake_are_not_lost(server):
     """A client that does not wait for the 200 still gets its call served."""
-    request = minirpc.jsonrpc.encode_request(minirpc.Request("Arith.Multiply", 0), Args(3, 4))
+    request = minirpc.jsonrpc.ClientFormat().encode(minirpc.Request("Arith.Multiply", 0), Args(3, 4))
     with start_http(server, codec="json") as serving, connect(serving) as sock:
         sock.sendall(b"CONNECT /_goRPC_ HTTP/1.0\n\n" + request)
         read_until(sock, b"\n\n")
@@ -171,20 +172,11 @@ def test_dial_http_refuses_line_breaks_in_headers(serving):
 # ------------------------------------------------------------------ your own routes
 
 
-def test_user_routes_share_the_port_with_rpc(server):
-    class MyHandler(handle_http(server)):
-        def do_GET(self):
-            if self.path == "/hello":
-                return self.send_text(200, "hello\n")
-            super().do_GET()
-
-        def do_POST(self):
-            if self.path == "/echo":
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                return self.send_text(200, body.decode())
-            super().do_POST()
-
-    with start_http(server, handler=MyHandler) as serving:
+def test_pages_of_your_own_share_the_port_with_rpc(server):
+    web = handle_http(server)
+    web.handle("/hello", lambda request: (200, "text/plain", b"hello\n"))
+    web.handle("/echo", lambda request: (200, "application/octet-stream", request.body))
+    with web.start("127.0.0.1:0") as serving:
         assert urllib.request.urlopen(serving.url + "/hello", timeout=10).read() == b"hello\n"
         assert urllib.request.urlopen(serving.url + "/echo", data=b"x" * 100_000, timeout=10).read() == b"x" * 100_000
         with pytest.raises(urllib.error.HTTPError, match="404"):
@@ -192,19 +184,38 @@ def test_user_routes_share_the_port_with_rpc(server):
         still_serving(serving)
 
 
-def test_handler_works_in_a_plain_stdlib_http_server(server):
-    from http.server import ThreadingHTTPServer
+def test_a_page_that_raises_is_a_500_and_the_server_lives(server):
+    web = handle_http(server)
+    web.handle("/boom", lambda request: 1 / 0)
+    with web.start("127.0.0.1:0") as serving:
+        with pytest.raises(urllib.error.HTTPError, match="500"):
+            urllib.request.urlopen(serving.url + "/boom", timeout=10)
+        still_serving(serving)
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handle_http(server))
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,))
-    thread.start()
+
+def test_two_servers_share_one_port_on_different_paths(server):
+    # Go: HandleHTTP twice, with other paths; DialHTTPPath picks one
+    other = minirpc.Server()
+    other.register_name("Other", minirpc.examples.Arith())
+    web = handle_http(server)
+    handle_http(other, "/other", "/debug/other", codec="json", http_server=web)
     try:
-        with dial_http("tcp", "127.0.0.1:%d" % httpd.server_address[1]) as client:
-            assert client.call("Arith.Multiply", Args(4, 5), reply_type=int) == 20
+        with web.start("127.0.0.1:0") as serving:
+            with dial_http_path("tcp", serving.address, "/other", codec="json") as client:
+                assert client.call("Other.Multiply", Args(6, 7), reply_type=int) == 42
+                with pytest.raises(ServerError, match="can't find service Arith.Multiply"):
+                    client.call("Arith.Multiply", Args(6, 7))
+            still_serving(serving)
+            assert b"Service Other" in urllib.request.urlopen(serving.url + "/debug/other", timeout=10).read()
     finally:
-        httpd.shutdown()
-        thread.join()
-        httpd.server_close()
+        other.close()
+
+
+def test_closing_the_rpc_server_closes_its_http_server(server):
+    serving = minirpc.http.start_http(server)
+    server.close()
+    with pytest.raises(OSError):
+        dial_http("tcp", serving.address, timeout=2)
 
 
 # ------------------------------------------------------------------ authentication
@@ -228,7 +239,7 @@ def test_wrong_or_missing_token_gets_401(guarded, headers):
 
 def test_refused_client_is_disconnected_before_any_rpc_byte(guarded):
     """RPC bytes sent after a refused CONNECT are never answered: the server hangs up."""
-    request = minirpc.jsonrpc.encode_request(minirpc.Request("Arith.Multiply", 0), Args(3, 4))
+    request = minirpc.jsonrpc.ClientFormat().encode(minirpc.Request("Arith.Multiply", 0), Args(3, 4))
     with connect(guarded) as sock:
         sock.sendall(b"CONNECT /_goRPC_ HTTP/1.0\n\n" + request)
         answer = read_all(sock)

@@ -10,89 +10,265 @@ import pytest
 
 import minirpc
 from minirpc import jsonrpc
-from minirpc.codec import BodyError, Request, Response
-from minirpc.errors import ProtocolError
+from minirpc.errors import BodyError, ProtocolError, TruncatedMessage
+from minirpc.format import NEED_DATA, Request, Response
 
 from conftest import Args, Quotient
+
+
+def server_format(*chunks: bytes) -> jsonrpc.ServerFormat:
+    fmt = jsonrpc.ServerFormat()
+    for chunk in chunks:
+        fmt.receive_data(chunk)
+    return fmt
+
+
+def request(fmt: jsonrpc.ServerFormat, data: bytes = b"") -> "tuple[Request, object]":
+    """Feed a request (with the id 0) and encode nothing: returns (header, message)."""
+    if data:
+        fmt.receive_data(data)
+    message = fmt.next_message()
+    return message.header, message
+
+
+def encode_response(id_json: bytes, response: Response, body) -> bytes:
+    """Go's serverCodec.WriteResponse for a request whose id was ``id_json``."""
+    fmt = server_format(b'{"method":"' + response.service_method.encode() + b'","params":[],"id":' + id_json + b"}")
+    response.seq = fmt.next_message().header.seq
+    return fmt.encode(response, body)
+
+
+def client_reply(data: bytes):
+    fmt = jsonrpc.ClientFormat()
+    fmt.receive_data(data)
+    return fmt.next_message()
 
 
 # -- exact bytes, as Go's json.Encoder writes them ------------------------
 
 
 def test_request_bytes_match_go():
-    assert jsonrpc.encode_request(Request("Arith.Add", 0), Args(7, 8)) == (
+    assert jsonrpc.ClientFormat().encode(Request("Arith.Add", 0), Args(7, 8)) == (
         b'{"method":"Arith.Add","params":[{"A":7,"B":8}],"id":0}\n'
     )
 
 
 def test_success_response_bytes_match_go():
-    assert jsonrpc.encode_response(0, Response("Arith.Add", 1), Quotient(3, 1)) == (
+    assert encode_response(b"0", Response("Arith.Add"), Quotient(3, 1)) == (
         b'{"id":0,"result":{"Quo":3,"Rem":1},"error":null}\n'
     )
 
 
 def test_error_response_has_null_result_like_go():
-    assert jsonrpc.encode_response("x", Response("Arith.Div", 1, "divide by zero"), None) == (
+    assert encode_response(b'"x"', Response("Arith.Div", 0, "divide by zero"), None) == (
         b'{"id":"x","result":null,"error":"divide by zero"}\n'
     )
 
 
 def test_html_characters_are_escaped_like_go():
-    assert jsonrpc.encode({"s": "<a&b>"}) == b'{"s":"\\u003ca\\u0026b\\u003e"}\n'
+    assert jsonrpc.encode_value({"s": "<a&b>"}) == '{"s":"\\u003ca\\u0026b\\u003e"}'
+
+
+def test_backspace_and_form_feed_are_escaped_like_go():
+    assert jsonrpc.encode_value("\b\f\\b") == '"\\u0008\\u000c\\\\b"'
 
 
 def test_unicode_is_written_as_utf8_like_go():
-    assert jsonrpc.encode({"s": "héllo 世界"}) == '{"s":"héllo 世界"}\n'.encode()
+    assert jsonrpc.ClientFormat().encode(Request("S.M", 0), "héllo 世界") == \
+        '{"method":"S.M","params":["héllo 世界"],"id":0}\n'.encode()
 
 
 def test_bytes_are_written_as_base64_like_go():
-    assert jsonrpc.encode({"b": b"hi"}) == b'{"b":"aGk="}\n'
+    assert jsonrpc.encode_value({"b": b"hi"}) == '{"b":"aGk="}'
+
+
+def test_map_keys_are_sorted_like_go():
+    assert jsonrpc.encode_value({"b": 1, "a": 2, "10": 3, "9": 4}) == '{"10":3,"9":4,"a":2,"b":1}'
+
+
+def test_struct_fields_keep_their_order():
+    assert jsonrpc.encode_value(Quotient(Quo=1, Rem=2)) == '{"Quo":1,"Rem":2}'
+
+
+@pytest.mark.parametrize("value, text", [(100.0, "100"), (0.1, "0.1"), (-0.0, "-0"), (1e21, "1e+21"),
+                                         (1e20, "100000000000000000000"), (1.5e-7, "1.5e-7"),
+                                         (1e-6, "0.000001"), (123456.789, "123456.789")])
+def test_floats_are_written_as_go_writes_them(value, text):
+    assert jsonrpc.encode_value([value]) == f"[{text}]"
 
 
 def test_nan_cannot_be_encoded_like_go():
     with pytest.raises(ValueError, match="unsupported value"):
-        jsonrpc.encode({"f": float("nan")})
+        jsonrpc.encode_value({"f": float("nan")})
 
 
-def test_no_reply_is_sent_as_an_empty_struct():
-    assert jsonrpc.encode_response(3, Response("Store.Put", 1), None) == b'{"id":3,"result":{},"error":null}\n'
+def test_no_reply_is_sent_as_null():
+    assert encode_response(b"3", Response("Store.Put"), None) == b'{"id":3,"result":null,"error":null}\n'
 
 
-# -- sans-IO parsing ------------------------------------------------------
+# -- framing: Go's json.Decoder reads a stream of values --------------------
+
+
+def test_a_request_without_a_newline_is_read():
+    header, _ = request(server_format(b'{"method":"Arith.Add","params":[{"A":1,"B":2}],"id":0}'))
+    assert header.service_method == "Arith.Add"
+
+
+def test_two_requests_with_nothing_between_them_are_two_messages():
+    fmt = server_format(b'{"method":"A.B","params":[1],"id":1}{"method":"C.D","params":[2],"id":2}')
+    assert [fmt.next_message().header.service_method for _ in range(2)] == ["A.B", "C.D"]
+    assert fmt.next_message() is NEED_DATA
+
+
+def test_any_whitespace_may_separate_requests():
+    fmt = server_format(b' \t\r\n{"method":"A.B","params":[1],"id":1} \n\n\t {"method":"C.D","params":[2],"id":2}\r\n')
+    assert [fmt.next_message().header.service_method for _ in range(2)] == ["A.B", "C.D"]
+
+
+def test_a_request_split_anywhere_is_read_when_whole():
+    data = '{"method":"Arith.Add","params":[{"A":1,"B":"\\"}x\\\\"}],"id":"héllo"}'.encode()
+    for cut in range(1, len(data)):
+        fmt = server_format(data[:cut])
+        assert fmt.next_message() is NEED_DATA, cut
+        fmt.receive_data(data[cut:])
+        message = fmt.next_message()
+        assert message.body == [{"A": 1, "B": '"}x\\'}] and message.data == data, cut
+
+
+def test_a_request_arriving_byte_by_byte_is_read_once_whole():
+    data = b'{"method":"Arith.Add","params":[{"A":1,"B":2}],"id":7}'
+    fmt = jsonrpc.ServerFormat()
+    for i in range(len(data) - 1):
+        fmt.receive_data(data[i:i + 1])
+        assert fmt.next_message() is NEED_DATA
+    fmt.receive_data(data[-1:])
+    assert fmt.next_message().header.service_method == "Arith.Add"
+
+
+def test_a_message_over_the_limit_is_refused_before_it_ends():
+    fmt = jsonrpc.ServerFormat(max_message=100)
+    fmt.receive_data(b'{"method":"Arith.Add","params":["' + b"x" * 200)
+    with pytest.raises(ProtocolError, match="larger than 100 bytes"):
+        fmt.next_message()
+
+
+def test_nesting_deeper_than_the_limit_is_refused():
+    with pytest.raises(ProtocolError, match="nesting deeper than"):
+        server_format(b'{"params":' + b"[" * (jsonrpc.MAX_DEPTH + 1) + b"]" * (jsonrpc.MAX_DEPTH + 1) + b"}").next_message()
+
+
+def test_nesting_within_the_limit_is_read():
+    depth = jsonrpc.MAX_DEPTH - 2
+    message = server_format(b'{"params":' + b"[" * depth + b"]" * depth + b"}").next_message()
+    assert isinstance(message.body, list)
+
+
+def test_a_message_that_is_not_an_object_is_refused_at_once():
+    with pytest.raises(ProtocolError, match="expected a JSON object"):
+        server_format(b"[1, 2").next_message()
+
+
+def test_an_http_answer_is_named_as_such():
+    with pytest.raises(ProtocolError, match="answered in HTTP"):
+        server_format(b"HTTP/1.0 400 Bad Request\r\n\r\n").next_message()
+
+
+def test_the_end_of_the_stream_between_messages_is_a_clean_eof():
+    fmt = server_format(b'{"method":"A.B","params":[],"id":1}\n', b"")
+    fmt.next_message()
+    with pytest.raises(EOFError) as info:
+        fmt.next_message()
+    assert not isinstance(info.value, TruncatedMessage)
+
+
+def test_the_end_of_the_stream_inside_a_message_is_unexpected():
+    with pytest.raises(TruncatedMessage, match="unexpected EOF"):
+        server_format(b'{"method":"A.B","par', b"").next_message()
+
+
+def test_keys_match_case_insensitively_like_go():
+    header, message = request(server_format(b'{"METHOD":"Arith.Add","Params":[{"A":1}],"iD":5}'))
+    assert header.service_method == "Arith.Add" and message.body == [{"A": 1}]
+
+
+def test_a_method_that_is_not_a_string_ends_the_connection_like_go():
+    with pytest.raises(ProtocolError, match="serverRequest.method of type string"):
+        server_format(b'{"method":7,"params":[],"id":1}').next_message()
+
+
+def test_nan_and_infinity_are_not_json():
+    with pytest.raises(ProtocolError, match="invalid JSON"):
+        server_format(b'{"method":"A.B","params":[NaN],"id":1}').next_message()
+
+
+# -- bodies ------------------------------------------------------------------
+
+
+def body(params: bytes, type_):
+    fmt = server_format(b'{"method":"A.B","params":' + params + b',"id":1}')
+    return fmt.decode_body(fmt.next_message(), type_)
 
 
 def test_params_must_be_present():
     with pytest.raises(BodyError, match="^jsonrpc: request body missing params$"):
-        jsonrpc.params_to_args(None, Args)
+        body(b"null", Args)
 
 
 def test_object_params_are_refused_with_gos_text():
     with pytest.raises(BodyError, match=r"cannot unmarshal object into Go value of type \[1\]interface \{\}"):
-        jsonrpc.params_to_args({"A": 1}, Args)
+        body(b'{"A": 1}', Args)
 
 
-@pytest.mark.parametrize("params", [[], [None]])
+@pytest.mark.parametrize("params", [b"[]", b"[null]"])
 def test_empty_params_decode_to_zero_args_like_go(params):
-    assert jsonrpc.params_to_args(params, Args) == Args(0, 0)
+    assert body(params, Args) == Args(0, 0)
 
 
 def test_extra_params_are_ignored_like_go():
-    assert jsonrpc.params_to_args([{"A": 1}, "extra"], Args) == Args(1, 0)
+    assert body(b'[{"A":1},"extra"]', Args) == Args(1, 0)
+
+
+def test_negative_zero_keeps_its_sign_like_go():
+    value = body(b"[-0]", float)
+    assert value == 0 and str(value) == "-0.0"
+
+
+def test_a_huge_integer_is_a_body_error_not_a_broken_stream():
+    with pytest.raises(BodyError, match="5000 digits does not fit int"):
+        body(b"[" + b"7" * 5000 + b"]", int)
+
+
+def test_an_integer_out_of_int64_range_is_refused_like_go():
+    with pytest.raises(BodyError, match="out of range for int"):
+        body(b"[9223372036854775808]", int)
+
+
+def test_a_float_too_big_for_float64_is_refused_like_go():
+    with pytest.raises(BodyError, match="out of range for float64"):
+        body(b"[1e400]", float)
 
 
 def test_reply_with_null_result_and_null_error_is_malformed_like_go():
     with pytest.raises(ProtocolError, match=r"^invalid error <nil>$"):
-        jsonrpc.parse_response({"id": 0, "result": None, "error": None})
+        client_reply(b'{"id":0,"result":null,"error":null}')
 
 
 def test_non_string_error_is_malformed_like_go():
     with pytest.raises(ProtocolError, match="^invalid error 42$"):
-        jsonrpc.parse_response({"id": 0, "result": None, "error": 42})
+        client_reply(b'{"id":0,"result":null,"error":42}')
 
 
 def test_empty_error_text_becomes_unspecified_error_like_go():
-    response, _ = jsonrpc.parse_response({"id": 0, "result": None, "error": ""})
-    assert response.error == "unspecified error"
+    assert client_reply(b'{"id":0,"result":null,"error":""}').header.error == "unspecified error"
+
+
+def test_a_null_reply_id_reads_as_zero_like_go():
+    assert client_reply(b'{"id":null,"result":1,"error":null}').header.seq == 0
+
+
+def test_a_reply_id_that_is_not_a_sequence_number_is_refused():
+    with pytest.raises(ProtocolError, match="clientResponse.id of type uint64"):
+        client_reply(b'{"id":"seven","result":1,"error":null}')
 
 
 # -- a live server, spoken to with raw bytes (Go's all_test.go) ------------
@@ -152,6 +328,25 @@ def test_server_error_has_null_result(raw):
     assert reply == {"id": 1, "result": None, "error": "divide by zero"}
 
 
+def test_server_answers_a_request_with_no_newline(raw):
+    sock, rfile = raw
+    sock.sendall(b'{"method":"Arith.Add","params":[{"A":1,"B":2}],"id":1}')
+    assert json.loads(rfile.readline())["result"] == 3
+
+
+def test_client_reads_a_reply_with_no_newline():
+    ours, theirs = socket.socketpair()
+    client = minirpc.new_client(ours, codec="json")
+    try:
+        call = client.go("Arith.Add", Args(1, 2))
+        theirs.makefile("rb").readline()
+        theirs.sendall(b'{"id":0,"result":3,"error":null}')
+        assert call.result(timeout=10) == 3
+    finally:
+        client.close()
+        theirs.close()
+
+
 def test_server_reads_a_message_split_over_lines_and_two_on_one_line(raw):
     sock, rfile = raw
     sock.sendall(b'{"method":"Arith.Add",\n"params":[{"A":1,"B":2}],"id":1}{"method":"Arith.Add","params":[{"A":2,"B":2}],"id":2}\n')
@@ -196,7 +391,7 @@ def test_oversized_message_closes_the_connection(server):
 
 def test_client_fails_a_call_on_malformed_output():
     ours, theirs = socket.socketpair()
-    client = jsonrpc.new_client(ours)
+    client = minirpc.new_client(ours, codec="json")
     try:
         call = client.go("Arith.Add", Args(1, 2))
         theirs.makefile("rb").readline()
@@ -212,7 +407,7 @@ def test_serve_conn_returns_when_the_reader_fails(server):
     # TestUnexpectedError: a broken connection ends ServeConn
     ours, theirs = socket.socketpair()
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (jsonrpc.serve_conn(ours, server), done.set()))
+    thread = threading.Thread(target=lambda: (server.serve_conn(ours, codec="json"), done.set()))
     thread.start()
     theirs.sendall(b"\xff\xfe garbage\n")
     thread.join(10)

@@ -13,7 +13,7 @@ from minirpc import net as mnet
 from minirpc import server as mserver
 from minirpc.errors import CallTimeout
 
-CODECS = ["json", pytest.param("gob", marks=pytest.mark.skipif("gob" not in mnet.CODECS, reason="gob codec not present"))]
+CODECS = ["json", "gob"]
 SHORT = 0.25  # a timeout for calls we expect to be lost (generous: a busy CI machine must not fake a loss)
 LONG = 10.0  # a timeout for calls we expect to succeed (a hang guard only)
 

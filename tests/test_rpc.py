@@ -167,7 +167,7 @@ def test_half_closed_client_still_gets_its_reply(serving, codec):
     client = minirpc.dial("tcp", serving.address, codec=codec)
     try:
         call = client.go("Arith.SleepMilli", 200)
-        client.codec.conn.shutdown(socket.SHUT_WR)
+        client.codec.stream.sock.shutdown(socket.SHUT_WR)
         assert call.result(10) == 200
     finally:
         client.close()
@@ -202,7 +202,7 @@ def test_server_going_away_fails_every_pending_call(server, codec):
         calls = [client.go("Arith.SleepMilli", 1000) for _ in range(3)]
         time.sleep(0.1)
         for connection in server.connections():
-            connection.codec.close()
+            connection.close()
         for call in calls:
             error = call.exception(timeout=10)
             assert isinstance(error, minirpc.ConnectionLost), error

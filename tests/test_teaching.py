@@ -116,8 +116,9 @@ def test_wiretap_on_the_server_side_records_requests_it_served(server):
 
 def test_wiretap_shows_an_unknown_codec_as_a_hexdump(json_serving):
     from minirpc import jsonrpc
+    from minirpc.format import WireFormat
 
-    tap = WireTap((jsonrpc.new_server_codec, lambda conn: jsonrpc.ClientCodec(conn)))
+    tap = WireTap(WireFormat("my-json", jsonrpc.ServerFormat, jsonrpc.ClientFormat))  # a format of your own
     with minirpc.dial("tcp", json_serving.address, codec=tap.client_codec) as client:
         client.call("Arith.Multiply", Args(7, 8))
     assert tap.kind == "bytes"
@@ -162,8 +163,8 @@ def test_show_source_html_is_wrapped_in_the_sanitizer_markers():
 
 
 def test_show_source_can_cut_an_excerpt_between_two_markers():
-    source = show_source(minirpc.jsonrpc, start="def encode_request", end="def encode_response")
-    assert source.text.startswith("def encode_request") and "encode_response" not in source.text
+    source = show_source(minirpc.jsonrpc, start="class ServerFormat", end="class ClientFormat")
+    assert source.text.startswith("class ServerFormat") and "class ClientFormat" not in source.text
 
 
 def test_show_source_can_quote_only_a_module_docstring():

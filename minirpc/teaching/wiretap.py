@@ -1,10 +1,9 @@
 """A wire tap: the exact bytes that crossed the wire, call by call.
 
-A codec reads through ``conn.makefile("rb")`` and writes with
-``conn.sendall`` (see ``minirpc.codec``).  So a tap can sit between the codec
-and the socket: it hands the codec a stand-in ``conn`` that remembers every
-byte written and every byte the codec *took* from the stream, and it wraps the
-codec's four methods so it knows which call those bytes belong to::
+Every message minirpc sends or reads goes through a ``Stream``
+(``minirpc.stream``), and a stream tells its *taps* about each whole message
+with its exact bytes.  A ``WireTap`` is such a tap: it files the request and
+the reply of each call together, by sequence number::
 
     tap = WireTap("gob")                      # the codec to put on the wire
     client = minirpc.dial("tcp", address, codec=tap.client_codec)
@@ -12,8 +11,9 @@ codec's four methods so it knows which call those bytes belong to::
     print(tap.last().annotate())              # request and reply, byte by byte
 
 ``tap.client_codec`` and ``tap.server_codec`` are ordinary codec factories
-(``conn -> codec``), so they go wherever a codec name goes: ``dial``,
+(``conn -> codec``), so they go wherever a codec goes: ``dial``,
 ``new_client``, ``http.dial_http``, ``Server.start``, ``Server.serve_conn``.
+They are minirpc's own codecs with the tap attached; nothing is decoded twice.
 
 One tap watches one stream per direction: tap one connection with it.  It keeps
 the whole stream in memory (a gob call can only be read in the light of the
@@ -28,58 +28,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import net
+from .. import gob
+from ..codec import StreamClientCodec, StreamServerCodec, wire_format
+from ..stream import Stream
 
 __all__ = ["WireTap", "Exchange", "hexdump", "side_by_side"]
-
-
-class _TapReader:
-    """A read-only file over the real one that remembers what the codec took."""
-
-    def __init__(self, rfile: Any, log: bytearray):
-        self._rfile, self._log = rfile, log
-
-    def read(self, *args: Any) -> bytes:
-        data = self._rfile.read(*args)
-        self._log += data
-        return data
-
-    def read1(self, *args: Any) -> bytes:
-        data = self._rfile.read1(*args)
-        self._log += data
-        return data
-
-    def readline(self, *args: Any) -> bytes:
-        data = self._rfile.readline(*args)
-        self._log += data
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        n = self._rfile.readinto(buffer)
-        self._log += bytes(memoryview(buffer)[:n])
-        return n
-
-    def __getattr__(self, name: str) -> Any:  # close, peek, closed, ... as the real file
-        return getattr(self._rfile, name)
-
-
-class _TapConn:
-    """The stand-in socket a tapped codec gets: it records, then passes on."""
-
-    def __init__(self, sock: Any):
-        self.sock = sock
-        self.sent = bytearray()  # every byte written, in order
-        self.received = bytearray()  # every byte the codec read, in order
-
-    def sendall(self, data: bytes) -> None:
-        self.sock.sendall(data)
-        self.sent += data
-
-    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> Any:
-        return _TapReader(self.sock.makefile(mode, *args, **kwargs), self.received)
-
-    def __getattr__(self, name: str) -> Any:  # close, shutdown, settimeout, ... as the socket
-        return getattr(self.sock, name)
 
 
 @dataclass
@@ -126,26 +79,11 @@ def _annotate(kind: str, data: bytes, stream: bytearray, span: tuple[int, int]) 
 
 
 def gob_listing(stream: bytes, start: int = 0) -> str:
-    """``gob.dump`` of a stream, keeping only the messages that begin at or after ``start``.
+    """``gob.dump`` of a stream, listing only the messages that begin at or after ``start``.
 
-    The earlier messages are still decoded (silently): they may hold the type
+    The earlier messages are still read (silently): they may hold the type
     definitions that the later ones need."""
-    from .. import gob
-
-    wanted, pos, number = set(), 0, 0
-    while pos < len(stream):
-        number += 1
-        length, body = gob.get_uint(stream, pos)
-        if pos >= start:
-            wanted.add(number)
-        pos = body + length
-    blocks, keep = [], False
-    for line in gob.dump(stream).splitlines():
-        if line.startswith("message "):
-            keep = int(line.split()[1].rstrip(":")) in wanted
-        if keep:
-            blocks.append(line)
-    return "\n".join(blocks)
+    return gob.dump(stream, start)
 
 
 class SideBySide:
@@ -181,36 +119,27 @@ def hexdump(data: bytes, width: int = 16) -> str:
     return "\n".join(lines)
 
 
-def _kind_of(codec: Any) -> str:
-    if isinstance(codec, tuple):  # (server factory, client factory)
-        codec = codec[1]
-    if codec is None:
-        codec = net.DEFAULT_CODEC
-    if isinstance(codec, str):
-        return codec if codec in ("gob", "json") else "bytes"
-    module = getattr(codec, "__module__", "") or ""
-    return "gob" if module.endswith("gobrpc") else "json" if module.endswith("jsonrpc") else "bytes"
-
-
 class WireTap:
     """Records every call on one tapped connection as an ``Exchange``."""
 
     def __init__(self, codec: Any = None, keep: int = 10_000):
-        # a codec name ("gob", "json"), a client factory conn -> codec, or a
-        # pair (server factory, client factory) for a codec of your own
-        self.codec = codec
-        self.kind = _kind_of(codec)
+        self.codec = codec  # a codec name ("gob", "json") or a WireFormat
+        self.format = wire_format(codec)
+        if self.format is None:
+            raise ValueError("a WireTap taps one of minirpc's formats: give a codec name or a WireFormat")
+        self.kind = self.format.name if self.format.name in ("gob", "json") else "bytes"
         self.keep = keep  # exchanges remembered; the oldest are forgotten first
         self.exchanges: dict[int, Exchange] = {}  # seq -> Exchange, oldest first
-        self._lock = threading.Lock()  # protects exchanges (written by sender and reader threads)
+        self._lock = threading.Lock()  # protects exchanges and the streams (sender and reader threads)
+        self._out, self._in = bytearray(), bytearray()  # every byte of each direction, in order
 
     # -- factories: pass these wherever a codec goes -------------------------
 
-    def client_codec(self, conn: Any) -> "TappedClientCodec":
-        return TappedClientCodec(self, conn)
+    def client_codec(self, conn: Any) -> StreamClientCodec:
+        return StreamClientCodec(Stream(conn, self.format.client(gob.DEFAULT_MAX_MESSAGE), taps=(self._client_tap,)))
 
-    def server_codec(self, conn: Any) -> "TappedServerCodec":
-        return TappedServerCodec(self, conn)
+    def server_codec(self, conn: Any) -> StreamServerCodec:
+        return StreamServerCodec(Stream(conn, self.format.server(gob.DEFAULT_MAX_MESSAGE), taps=(self._server_tap,)))
 
     # -- reading the record ---------------------------------------------------
 
@@ -228,94 +157,37 @@ class WireTap:
         with self._lock:
             self.exchanges.clear()
 
-    # -- called by the tapped codecs --------------------------------------------
+    # -- the taps: told of every message on the stream ----------------------------
 
-    def _begin(self, seq: int, service_method: str) -> None:
-        """A request is about to go out.  Filed *before* it is written: its
-        reply may be read (on another thread) before ``write`` returns."""
-        exchange = Exchange(seq, service_method, self.kind, sent_at=time.perf_counter())
+    def _client_tap(self, direction: str, header: Any, data: bytes) -> None:
+        if direction == "out":  # a request, told before it is written: its reply may come at once
+            self._request(header, data, self._out)
+        else:
+            self._reply(header, data, self._in)
+
+    def _server_tap(self, direction: str, header: Any, data: bytes) -> None:
+        if direction == "in":  # on a server, requests come in and replies go out
+            self._request(header, data, self._in)
+        else:
+            self._reply(header, data, self._out)
+
+    def _request(self, header: Any, data: bytes, stream: bytearray) -> None:
         with self._lock:
-            self.exchanges[seq] = exchange
+            start = len(stream)
+            stream += data
+            exchange = Exchange(header.seq, header.service_method, self.kind, request=data,
+                                sent_at=time.perf_counter(), _out=stream, _out_span=(start, len(stream)))
+            self.exchanges[header.seq] = exchange
             while len(self.exchanges) > self.keep:
                 del self.exchanges[next(iter(self.exchanges))]
 
-    def _sent(self, seq: int, stream: bytearray, start: int) -> None:
+    def _reply(self, header: Any, data: bytes, stream: bytearray) -> None:
         with self._lock:
-            exchange = self.exchanges.get(seq)
-            if exchange is not None:
-                exchange.request, exchange._out, exchange._out_span = bytes(stream[start:]), stream, (start, len(stream))
-
-    def _received(self, seq: int, service_method: str, error: str, stream: bytearray, start: int) -> None:
-        with self._lock:
-            exchange = self.exchanges.get(seq)
-            if exchange is None:  # a reply to a request we never saw (server side: a reply we send)
+            start = len(stream)
+            stream += data
+            exchange = self.exchanges.get(header.seq)
+            if exchange is None:  # a reply to a request we never saw
                 return
-            exchange.reply, exchange.error = bytes(stream[start:]), error
+            exchange.reply, exchange.error = data, header.error
             exchange._in, exchange._in_span = stream, (start, len(stream))
             exchange.replied_at = time.perf_counter()
-
-
-class TappedClientCodec:
-    """A client codec that tells its ``WireTap`` the bytes of every call."""
-
-    def __init__(self, tap: WireTap, conn: Any):
-        self.tap = tap
-        self.conn = _TapConn(conn)
-        codec = tap.codec[1] if isinstance(tap.codec, tuple) else tap.codec
-        self.inner = net.client_codec(codec, self.conn)
-        self._header: Any = None
-        self._start = 0
-
-    def write_request(self, request: Any, body: Any) -> None:
-        start = len(self.conn.sent)  # the client sends one request at a time
-        self.tap._begin(request.seq, request.service_method)
-        self.inner.write_request(request, body)
-        self.tap._sent(request.seq, self.conn.sent, start)
-
-    def read_response_header(self) -> Any:
-        self._start = len(self.conn.received)  # one reader at a time, too
-        self._header = self.inner.read_response_header()
-        return self._header
-
-    def read_response_body(self, reply_type: Any) -> Any:
-        try:
-            return self.inner.read_response_body(reply_type)
-        finally:
-            h = self._header
-            self.tap._received(h.seq, h.service_method, h.error, self.conn.received, self._start)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class TappedServerCodec:
-    """A server codec that tells its ``WireTap`` the bytes of every request it serves."""
-
-    def __init__(self, tap: WireTap, conn: Any):
-        self.tap = tap
-        self.conn = _TapConn(conn)
-        codec = tap.codec[0] if isinstance(tap.codec, tuple) else tap.codec
-        self.inner = net.server_codec(codec, self.conn)
-        self._header: Any = None
-        self._start = 0
-
-    def read_request_header(self) -> Any:
-        self._start = len(self.conn.received)  # the server reads one request at a time
-        self._header = self.inner.read_request_header()
-        return self._header
-
-    def read_request_body(self, arg_type: Any) -> Any:
-        try:
-            return self.inner.read_request_body(arg_type)
-        finally:
-            h = self._header
-            self.tap._begin(h.seq, h.service_method)
-            self.tap._sent(h.seq, self.conn.received, self._start)
-
-    def write_response(self, response: Any, body: Any) -> None:
-        start = len(self.conn.sent)  # the server writes one response at a time
-        self.inner.write_response(response, body)
-        self.tap._received(response.seq, response.service_method, response.error, self.conn.sent, start)
-
-    def close(self) -> None:
-        self.inner.close()

@@ -35,13 +35,8 @@ DEADLINE = 10.0  # seconds: anything slower than this is a hang
 
 
 def codec_params():
-    """["json", "gob"]: the gob case skips while minirpc/gobrpc.py is missing."""
+    """Both formats minirpc ships."""
     return ["json", "gob"]
-
-
-def require_codec(name: str) -> None:
-    if name == "gob":
-        pytest.importorskip("minirpc.gobrpc", reason="gob codec not present")
 
 
 def wait_until(predicate, timeout: float = DEADLINE, interval: float = 0.005) -> bool:
@@ -140,7 +135,6 @@ def threads_back_to(baseline: int, timeout: float = DEADLINE) -> bool:
 
 
 def start_target(codec: str, max_message: int = SMALL_MESSAGE_LIMIT) -> Target:
-    require_codec(codec)
     server = mserver.Server(max_message=max_message)
     service = Robust()
     server.register(service)

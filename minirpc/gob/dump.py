@@ -1,14 +1,18 @@
-"""An annotated listing of gob bytes, for reading the format (``gob.dump``).
+"""An annotated listing of gob bytes, for reading the format (Go's ``debug.go``).
 
 Each message gets a block: its length prefix, its type id, then either the
 type definition it carries or its value walked field by field, with the raw
 bytes in hex on the left.  Bad bytes end the listing with an ``error:`` line
 instead of raising, so a broken stream can still be read up to the fault.
+The messages are cut by the real ``Decoder``, which also learns the stream's
+type definitions as they go by.
 """
 
 from __future__ import annotations
 
-from .gob import Decoder, GobError, get_int, get_uint
+from ..errors import GobError
+from ..format import NEED_DATA
+from .decoder import Decoder, get_uint
 
 
 def _hex(b: bytes, limit: int = 12) -> str:
@@ -16,28 +20,34 @@ def _hex(b: bytes, limit: int = 12) -> str:
     return text + " …" if len(b) > limit else text
 
 
-def dump(data: bytes) -> str:
-    """An annotated listing of a gob stream: one block per message, hex on the left."""
-    dec, lines, pos, n = Decoder(), [], 0, 0
+def dump(data: bytes, start: int = 0) -> str:
+    """An annotated listing of a gob stream: one block per message, hex on the left.
+
+    Messages that begin before byte ``start`` are read (they may define types
+    the later ones use) but not listed."""
+    decoder, lines, n, offset = Decoder(max_message=max(len(data), 1)), [], 0, 0
+    decoder.feed(data)
+    decoder.feed(b"")  # the end of the stream
     try:
-        while pos < len(data):
-            n += 1
-            length, start = get_uint(data, pos)
-            payload = bytes(data[start:start + length])
-            lines.append(f"message {n}: {length} bytes")
-            lines.append(f"  {_hex(data[pos:start]):<38} length {length}")
-            if len(payload) < length:
-                lines.append(f"  (truncated: only {len(payload)} bytes left)")
-                break
-            type_id, p = get_int(payload, 0)
+        while (frame := decoder.next_frame()) is not NEED_DATA:
+            type_id, raw, pos = frame
+            n, shown, offset = n + 1, offset >= start, offset + len(raw)
             if type_id < 0:
-                lines.append(f"  {_hex(payload[:p]):<38} type id {type_id}: a definition of type {-type_id}")
-                wire = dec.read_message(payload)[1]
-                lines.append(f"  {_hex(payload[p:]):<38} {wire.describe(dec.wire_types)}")
+                wire = decoder.define(-type_id, raw, pos)
+            if not shown:
+                continue
+            prefix = get_uint(raw, 0)[1]  # the length's own bytes
+            lines.append(f"message {n}: {len(raw) - prefix} bytes")
+            lines.append(f"  {_hex(raw[:prefix]):<38} length {len(raw) - prefix}")
+            if type_id < 0:
+                lines.append(f"  {_hex(raw[prefix:pos]):<38} type id {type_id}: a definition of type {-type_id}")
+                lines.append(f"  {_hex(raw[pos:]):<38} {wire.describe(decoder.wire_types)}")
             else:
-                lines.append(f"  {_hex(payload[:p]):<38} type id {type_id}: a value")
-                _walk(dec, type_id, payload, p, "value", "  ", lines, top=True)
-            pos = start + length
+                lines.append(f"  {_hex(raw[prefix:pos]):<38} type id {type_id}: a value")
+                _walk(decoder, type_id, raw, pos, "value", "  ", lines, top=True)
+    except EOFError as e:
+        if e.args:  # a bare EOFError is the clean end of the stream
+            lines.append(f"  (truncated: the stream ends inside message {n + 1})")
     except (GobError, IndexError) as e:
         lines.append(f"  error: {e or 'truncated data'}")
     return "\n".join(lines)

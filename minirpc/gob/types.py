@@ -4,7 +4,7 @@ gob is typed: every value on the wire belongs to a Go type that the stream
 has described.  Python values carry no such thing (an ``int`` could be Go's
 ``int``, ``int32`` or ``uint64``), so the gob codec first maps each Python
 annotation to the Go type it stands for -- a ``GoType`` -- and works from
-that.  ``minirpc.gob`` does the bytes; this module only decides the types.
+that (Go's ``type.go`` does the same with ``reflect.Type``).
 
 The table
 ---------
@@ -29,6 +29,8 @@ struct); empty lists and dicts need an explicit type.
 Refused: interface values (``Any``, ``object``, unions other than
 ``Optional[T]``).  On the wire a Go interface names a type registered by the
 sender, and resolving names from strangers into Python classes is unsafe.
+Also refused, as Go refuses it: a struct whose fields are all unexported
+("gob: type T has no exported fields").
 
 The other direction: a gob stream describes its own types, in Go's terms.
 ``WireType`` is one such definition (Go's ``wireType``, flattened); the ids
@@ -42,31 +44,18 @@ import types as _types
 import typing
 from typing import Annotated, Any
 
-from .errors import GobError
-from .values import field_types
-
-__all__ = ["BOOTSTRAP", "BUILTIN_IDS", "BUILTIN_NAMES", "INTERFACE", "Field", "Float32", "GoKind", "GoType",
-           "Int32", "Uint", "Uint32", "WireType", "go_type", "infer_go_type", "wire_type_from_plain"]
+from ..errors import GobError
+from ..values import GO_NUMBERS, GoKind, field_types, is_struct
 
 # The type ids every gob stream knows without being told (Go's bootstrap ids):
 BOOL, INT, UINT, FLOAT, BYTES, STRING, COMPLEX, INTERFACE = range(1, 9)
+WIRE_TYPE, ARRAY_TYPE, COMMON_TYPE, SLICE_TYPE, STRUCT_TYPE, FIELD_TYPE, FIELD_SLICE, MAP_TYPE, \
+    GOB_ENCODER_TYPE = range(16, 25)
+FIRST_USER_ID = 65  # Go's firstUserId is 64; the first type a program defines gets 65
 BUILTIN_IDS = {"bool": BOOL, "int": INT, "uint": UINT, "float": FLOAT, "bytes": BYTES, "string": STRING,
                "complex": COMPLEX}  # by GoType.kind
 BUILTIN_NAMES = {BOOL: "bool", INT: "int", UINT: "uint", FLOAT: "float", BYTES: "[]byte", STRING: "string",
                  COMPLEX: "complex", INTERFACE: "interface"}
-
-
-@dataclasses.dataclass(frozen=True)
-class GoKind:
-    """Marks a Python int/float as a specific Go number type: ``Annotated[int, GoKind("uint64")]``."""
-
-    name: str
-
-
-Uint = Annotated[int, GoKind("uint64")]
-Uint32 = Annotated[int, GoKind("uint32")]
-Int32 = Annotated[int, GoKind("int32")]
-Float32 = Annotated[float, GoKind("float32")]
 
 
 @dataclasses.dataclass(eq=False)
@@ -113,8 +102,8 @@ class GoType:
     def fields(self) -> list[Field]:
         if self._fields is None:  # computed lazily so recursive dataclasses work
             hints = field_types(self.cls)  # annotations evaluated, forward references too
-            fields = []
-            for f in dataclasses.fields(self.cls):
+            fields, every = [], dataclasses.fields(self.cls)
+            for f in every:
                 if f.name.startswith("_") or not f.init:
                     continue
                 tp, optional = _unwrap_optional(hints[f.name])
@@ -126,6 +115,8 @@ class GoType:
                 default = (f.default_factory if f.default_factory is not dataclasses.MISSING
                            else (lambda d=f.default: d) if f.default is not dataclasses.MISSING else None)
                 fields.append(Field(f.name, spec, optional, default))
+            if every and not fields:  # Go: a struct with fields, none of them exported
+                raise GobError(f"gob: type {self.name} has no exported fields")
             self._fields = fields
         return self._fields
 
@@ -144,8 +135,6 @@ class GoType:
 
 _INTERNED: dict = {}  # (kind, bits, elem, key, cls, length) -> GoType
 _BY_TYPE: dict = {}  # Python annotation -> GoType
-_GO_KINDS = {"int": ("int", 64), "int64": ("int", 64), "int32": ("int", 32), "uint": ("uint", 64),
-             "uint64": ("uint", 64), "uint32": ("uint", 32), "float64": ("float", 64), "float32": ("float", 32)}
 _SIMPLE = {bool: "bool", int: "int", float: "float", complex: "complex", str: "string",
            bytes: "bytes", bytearray: "bytes"}
 
@@ -167,6 +156,13 @@ def _unwrap_optional(tp) -> tuple[Any, bool]:
     return tp, False
 
 
+def _number(name: str) -> GoType:
+    python, _, _ = GO_NUMBERS[name]
+    if python is float:
+        return _intern("float", 32 if name == "float32" else 64)
+    return _intern("uint" if name.startswith("uint") else "int", 32 if name.endswith("32") else 64)
+
+
 def go_type(tp) -> GoType:
     """The Go type a Python annotation stands for."""
     try:
@@ -176,7 +172,7 @@ def go_type(tp) -> GoType:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is Annotated:
         kinds = [m for m in tp.__metadata__ if isinstance(m, GoKind)]
-        spec = _intern(*_GO_KINDS[kinds[0].name]) if kinds else go_type(args[0])
+        spec = _number(kinds[0].name) if kinds else go_type(args[0])
     elif origin in (typing.Union, _types.UnionType):
         spec = go_type(_unwrap_optional(tp)[0])  # pointers are transparent
     elif tp in _SIMPLE:
@@ -189,7 +185,7 @@ def go_type(tp) -> GoType:
         spec = _intern("array", elem=go_type(args[0]), length=len(args))
     elif origin is dict and len(args) == 2:
         spec = _intern("map", key=go_type(args[0]), elem=go_type(args[1]))
-    elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
+    elif is_struct(tp):
         spec = _intern("struct", cls=tp)
     elif tp is Any or tp is object:
         raise GobError("gob: interface values are not supported; use a concrete type")
@@ -238,7 +234,7 @@ class WireType:
     kind: str  # "struct", "slice", "array", "map", "gobencoder", "binary", "text"
     name: str = ""
     id: int = 0
-    fields: list = dataclasses.field(default_factory=list)  # [(name, type id)] for structs
+    fields: tuple = ()  # ((name, type id), ...) for structs
     elem: int = 0  # slices, arrays, maps
     key: int = 0  # maps
     len: int = 0  # arrays
@@ -259,19 +255,19 @@ class WireType:
 
 # A definition is itself a gob value: a wireType struct with exactly one field set,
 # saying which kind of type it defines.  wireType's own field names, in order:
-WIRE_FIELDS = {"ArrayT": "array", "SliceT": "slice", "StructT": "struct", "MapT": "map",
-               "GobEncoderT": "gobencoder", "BinaryMarshalerT": "binary", "TextMarshalerT": "text"}
+WIRE_FIELDS = ("ArrayT", "SliceT", "StructT", "MapT", "GobEncoderT", "BinaryMarshalerT", "TextMarshalerT")
+WIRE_KINDS = ("array", "slice", "struct", "map", "gobencoder", "binary", "text")
 # The types that describe types are never sent: every decoder knows them (the bootstrap).
 BOOTSTRAP = {
-    16: WireType("struct", "wireType", 16, list(zip(WIRE_FIELDS, (17, 19, 20, 23, 24, 24, 24)))),
-    17: WireType("struct", "arrayType", 17, [("CommonType", 18), ("Elem", INT), ("Len", INT)]),
-    18: WireType("struct", "CommonType", 18, [("Name", STRING), ("Id", INT)]),
-    19: WireType("struct", "sliceType", 19, [("CommonType", 18), ("Elem", INT)]),
-    20: WireType("struct", "structType", 20, [("CommonType", 18), ("Field", 22)]),
-    21: WireType("struct", "fieldType", 21, [("Name", STRING), ("Id", INT)]),
-    22: WireType("slice", "", 22, elem=21),
-    23: WireType("struct", "mapType", 23, [("CommonType", 18), ("Key", INT), ("Elem", INT)]),
-    24: WireType("struct", "gobEncoderType", 24, [("CommonType", 18)]),
+    WIRE_TYPE: WireType("struct", "wireType", WIRE_TYPE, tuple(zip(WIRE_FIELDS, (17, 19, 20, 23, 24, 24, 24)))),
+    ARRAY_TYPE: WireType("struct", "arrayType", ARRAY_TYPE, (("CommonType", 18), ("Elem", INT), ("Len", INT))),
+    COMMON_TYPE: WireType("struct", "CommonType", COMMON_TYPE, (("Name", STRING), ("Id", INT))),
+    SLICE_TYPE: WireType("struct", "sliceType", SLICE_TYPE, (("CommonType", 18), ("Elem", INT))),
+    STRUCT_TYPE: WireType("struct", "structType", STRUCT_TYPE, (("CommonType", 18), ("Field", 22))),
+    FIELD_TYPE: WireType("struct", "fieldType", FIELD_TYPE, (("Name", STRING), ("Id", INT))),
+    FIELD_SLICE: WireType("slice", "", FIELD_SLICE, elem=21),
+    MAP_TYPE: WireType("struct", "mapType", MAP_TYPE, (("CommonType", 18), ("Key", INT), ("Elem", INT))),
+    GOB_ENCODER_TYPE: WireType("struct", "gobEncoderType", GOB_ENCODER_TYPE, (("CommonType", 18),)),
 }
 
 
@@ -281,8 +277,8 @@ def wire_type_from_plain(tid: int, w: dict) -> WireType:
     if len(present) != 1:
         raise GobError(f"gob: type definition {tid} must describe exactly one kind of type")
     body = w[present[0]]
-    fields = [(f.get("Name", ""), f.get("Id", 0)) for f in body.get("Field", [])]
+    fields = tuple((f.get("Name", ""), f.get("Id", 0)) for f in body.get("Field", ()))
     if any(not name for name, _ in fields):
         raise GobError(f"gob: empty field name in type definition {tid}")
-    return WireType(WIRE_FIELDS[present[0]], body.get("CommonType", {}).get("Name", ""), tid,
+    return WireType(WIRE_KINDS[WIRE_FIELDS.index(present[0])], body.get("CommonType", {}).get("Name", ""), tid,
                     fields, body.get("Elem", 0), body.get("Key", 0), body.get("Len", 0))

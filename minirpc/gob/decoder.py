@@ -1,0 +1,491 @@
+"""Reading gob: messages off a stream, type definitions, and one compiled op per type.
+
+A ``Decoder`` belongs to one stream.  It is fed bytes (``feed``) and cuts
+them into messages (``next_frame``); a definition is absorbed into its table
+of the peer's types (``define``), a value is decoded (``read_value``) by an
+*op* compiled once per (wire type, Python target) pair: ``op(data, pos,
+depth) -> (value, position after it)``.
+
+Fields the target does not have are *skipped* by ops that walk the bytes and
+build nothing (Go's ``ignore*`` ops), so a value the method ignores costs no
+memory however much of it there is.
+
+Limits (a decoder reads bytes from strangers): a message longer than
+``max_message`` is refused from its length prefix, before its bytes are
+waited for; every count and length is checked against the bytes left before
+anything is allocated; nesting deeper than ``max_depth`` is refused; a
+stream may define at most ``max_types`` types in at most ``max_type_bytes``
+bytes of definitions, so the decoder's table of types stays small (it is kept
+as tuples, a few times the definitions' wire size).  Every failure raises
+``GobError``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from ..errors import GobError
+from ..format import DEFAULT_MAX_MESSAGE, NEED_DATA
+from ..values import FLOAT32_MAX
+from .encoder import Mismatch
+from .types import (BOOTSTRAP, BUILTIN_IDS, BUILTIN_NAMES, FIRST_USER_ID, INTERFACE, WIRE_TYPE, GoType, WireType,
+                    go_type, wire_type_from_plain)
+
+DEFAULT_MAX_DEPTH = 100  # Go allows 10000; Python's stack is smaller
+DEFAULT_MAX_TYPES = 1000  # type definitions accepted per stream
+DEFAULT_MAX_TYPE_BYTES = 1024 * 1024  # bytes of type definitions accepted per stream
+
+# ---------------------------------------------------------------- numbers
+
+
+def get_uint(data: bytes, pos: int) -> tuple[int, int]:
+    """Read a uint at ``pos``; return (value, position after it)."""
+    b = data[pos]  # IndexError at the end: read_value reports a short message
+    if b < 0x80:
+        return b, pos + 1
+    n = 256 - b
+    if n > 8:  # a uint is at most 8 bytes: anything longer is corrupt
+        raise GobError("gob: encoded unsigned integer out of range")
+    if pos + 1 + n > len(data):
+        raise IndexError
+    return int.from_bytes(data[pos + 1:pos + 1 + n], "big"), pos + 1 + n
+
+
+def get_int(data: bytes, pos: int) -> tuple[int, int]:
+    u, pos = get_uint(data, pos)
+    return (~(u >> 1) if u & 1 else u >> 1), pos
+
+
+def uint_to_float(u: int) -> float:
+    return struct.unpack("<d", u.to_bytes(8, "big"))[0]
+
+
+# ---------------------------------------------------------------- ops for the built-in types
+# An op is function(data, pos, depth) -> (value, position after it); a skip is
+# function(data, pos, depth) -> position after it.  Reading past the end of
+# ``data`` raises IndexError, which the Decoder reports as GobError.
+
+
+def _length(data, pos, what):
+    """A count or length, checked against the bytes left: a length is a claim, not a fact."""
+    n, pos = get_uint(data, pos)
+    if n > len(data) - pos:
+        raise GobError(f"gob: {what} {n} exceeds input size")
+    return n, pos
+
+
+def _op_bool(data, pos, depth):
+    u, pos = get_uint(data, pos)
+    return u != 0, pos
+
+
+def _op_int(data, pos, depth):
+    return get_int(data, pos)
+
+
+def _op_uint(data, pos, depth):
+    return get_uint(data, pos)
+
+
+def _op_float(data, pos, depth):
+    u, pos = get_uint(data, pos)
+    return uint_to_float(u), pos
+
+
+def _op_complex(data, pos, depth):
+    re, pos = _op_float(data, pos, depth)
+    im, pos = _op_float(data, pos, depth)
+    return complex(re, im), pos
+
+
+def _op_bytes(data, pos, depth):
+    n, pos = _length(data, pos, "byte slice length")
+    return data[pos:pos + n], pos + n
+
+
+def _op_string(data, pos, depth):
+    n, pos = _length(data, pos, "string length")
+    return data[pos:pos + n].decode("utf-8", "surrogateescape"), pos + n
+
+
+def _skip_number(data, pos, depth):
+    return get_uint(data, pos)[1]
+
+
+def _skip_complex(data, pos, depth):
+    return get_uint(data, get_uint(data, pos)[1])[1]
+
+
+def _skip_bytes(data, pos, depth):
+    n, pos = _length(data, pos, "length")
+    return pos + n
+
+
+def _skip_interface(data, pos, depth):
+    """An interface value: the concrete type's name, then its id, byte count and bytes."""
+    n, pos = _length(data, pos, "interface type name length")
+    if n == 0:
+        return pos  # nil
+    type_id, pos = get_int(data, pos + n)
+    if type_id < 0:
+        raise GobError("gob: interface values carrying type definitions are not supported")
+    n, pos = _length(data, pos, "interface value length")
+    return pos + n
+
+
+# wire id -> (the kind of target it fits, op, skip)
+_SCALARS = {BUILTIN_IDS[kind]: (kind, op, skip) for kind, op, skip in (
+    ("bool", _op_bool, _skip_number), ("int", _op_int, _skip_number), ("uint", _op_uint, _skip_number),
+    ("float", _op_float, _skip_number), ("bytes", _op_bytes, _skip_bytes),
+    ("string", _op_string, _skip_bytes), ("complex", _op_complex, _skip_complex))}
+
+
+def _ranged(op, spec: GoType):
+    """Wrap an integer/float op with the range check of a sized target (Int32, Uint, Float32...)."""
+    (lo, hi), name, is_float = spec.range, spec.go_string(), spec.kind == "float"
+
+    def ranged(data, pos, depth):
+        v, pos = op(data, pos, depth)
+        if FLOAT32_MAX < abs(v) < float("inf") if is_float else not lo <= v < hi:
+            raise GobError(f"gob: value {v} out of range for {name}")
+        return v, pos
+    return ranged
+
+
+def _op_interface(data, pos, depth):
+    raise GobError("gob: interface values are not supported")
+
+
+# ---------------------------------------------------------------- the decoder
+
+
+class Decoder:
+    """Decodes one stream: the peer's type definitions, and ops compiled for them."""
+
+    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE, max_depth: int = DEFAULT_MAX_DEPTH,
+                 max_types: int = DEFAULT_MAX_TYPES, max_type_bytes: int = DEFAULT_MAX_TYPE_BYTES):
+        self.max_message, self.max_depth = max_message, max_depth
+        self.max_types, self.max_type_bytes = max_types, max_type_bytes
+        self.wire_types: dict[int, WireType] = dict(BOOTSTRAP)  # id -> definition
+        self._defined, self._defined_bytes = 0, 0  # definitions received, for the limits
+        self._ops: dict = {}  # (wire id, target GoType or None) -> op
+        self._skips: dict = {}  # wire id -> skip
+        self._top: dict = {}  # (wire id, Python type) -> (op, is singleton) for top-level values
+        self._buffer, self._pos = bytearray(), 0  # bytes fed; those before _pos are taken
+        self._eof = False
+
+    # -- framing: bytes in, messages out
+    def feed(self, data: bytes) -> None:
+        """Append bytes read from the stream; ``b""`` means the stream ended."""
+        if not data:
+            self._eof = True
+            return
+        if self._pos:
+            del self._buffer[:self._pos]
+            self._pos = 0
+        self._buffer += data
+
+    def next_frame(self) -> Any:
+        """The next whole message as (type id, its bytes, where its contents start), or NEED_DATA.
+
+        A length over ``max_message`` is refused as soon as it is seen.  At the
+        end of the stream: ``EOFError`` between messages, ``EOFError("unexpected
+        EOF")`` inside one.
+        """
+        buffer, start = self._buffer, self._pos
+        try:
+            length, pos = get_uint(buffer, start)
+        except IndexError:
+            length, pos = None, 0
+        if length is not None:
+            self.check_length(length)
+            if len(buffer) - pos >= length:
+                self._pos = end = pos + length
+                frame = bytes(memoryview(buffer)[start:end])
+                try:
+                    type_id, at = get_int(frame, pos - start)
+                except IndexError:
+                    raise GobError("gob: message is shorter than its type id") from None
+                return type_id, frame, at
+        if self._eof:
+            raise EOFError("unexpected EOF") if start < len(buffer) else EOFError()
+        return NEED_DATA
+
+    def peek(self, n: int) -> bytes:
+        """Up to ``n`` of the bytes fed but not yet taken."""
+        return bytes(self._buffer[self._pos:self._pos + n])
+
+    def check_length(self, length: int) -> None:
+        if length == 0 or length > self.max_message:
+            raise GobError(f"gob: invalid message length {length} (limit {self.max_message})")
+
+    # -- messages
+    def define(self, type_id: int, data: bytes, pos: int) -> WireType:
+        """Absorb the definition of type ``type_id`` (the wireType value at ``data[pos:]``)."""
+        if type_id < FIRST_USER_ID - 1 or type_id in self.wire_types:  # ids below 64 are Go's own
+            raise GobError("gob: duplicate type received")
+        if self._defined >= self.max_types:
+            raise GobError(f"gob: more than {self.max_types} type definitions on one stream")
+        self._defined_bytes += len(data)
+        if self._defined_bytes > self.max_type_bytes:
+            raise GobError(f"gob: more than {self.max_type_bytes} bytes of type definitions on one stream")
+        plain = self._read(WIRE_TYPE, data, pos, None)  # a wireType struct, as a dict
+        wire = self.wire_types[type_id] = wire_type_from_plain(type_id, plain)
+        self._defined += 1
+        return wire
+
+    def read_value(self, type_id: int, data: bytes, pos: int, type=None):
+        """Decode the value of type ``type_id`` at ``data[pos:]`` into ``type`` (None: plain values)."""
+        if type_id <= 0:
+            raise GobError(f"gob: invalid value type id {type_id}")
+        try:
+            op, singleton = self._top[type_id, type]
+        except KeyError:
+            op, singleton = self._top[type_id, type] = self._top_plan(type_id, type)
+        except TypeError:  # an unhashable annotation: plan it every time
+            op, singleton = self._top_plan(type_id, type)
+        if singleton:  # a value that is not a struct travels as field 0 of an unnamed struct
+            delta, pos = self._guard(get_uint, data, pos)
+            if delta != 0:
+                raise GobError("gob: corrupted data: non-zero delta for singleton")
+        return self._read_with(op, data, pos)
+
+    def read_message(self, payload: bytes, type=None) -> tuple[int, Any]:
+        """Decode one message given without its length prefix: (-id, WireType) for a
+        definition, (id, value) for a value."""
+        type_id, pos = self._guard(get_int, payload, 0)
+        if type_id < 0:
+            return type_id, self.define(-type_id, payload, pos)
+        return type_id, self.read_value(type_id, payload, pos, type)
+
+    def decode(self, type=None):
+        """The next value from the fed bytes (definitions are absorbed on the way);
+        EOFError if no whole value is buffered yet."""
+        while True:
+            frame = self.next_frame()
+            if frame is NEED_DATA:
+                raise EOFError("no complete gob message buffered")
+            type_id, data, pos = frame
+            if type_id < 0:
+                self.define(-type_id, data, pos)
+            else:
+                return self.read_value(type_id, data, pos, type)
+
+    def _read(self, type_id, data, pos, spec):
+        return self._read_with(self._op(type_id, spec, 0), data, pos)
+
+    def _read_with(self, op, data, pos):
+        value, pos = self._guard(op, data, pos, 0)
+        if pos != len(data):
+            raise GobError("gob: extra data after value")
+        return value
+
+    @staticmethod
+    def _guard(fn, *args):
+        try:
+            return fn(*args)
+        except IndexError:
+            raise GobError("gob: message is shorter than its contents (truncated data)") from None
+        except RecursionError:
+            raise GobError("gob: invalid nesting depth") from None
+
+    def _top_plan(self, type_id: int, type):
+        """(op, is singleton) for a top-level value, with Go's texts for type mismatches."""
+        spec = None if type is None or type is Any or type is object else go_type(type)
+        wire = self.wire_types.get(type_id)
+        if wire is None and type_id not in _SCALARS:
+            raise GobError(f"gob: unknown type id {type_id}")
+        try:
+            op = self._op(type_id, spec, 0)
+        except Mismatch as e:
+            if not e.path and spec is not None and spec.kind == "struct":
+                raise GobError(f"gob: type mismatch in decoder: want struct type {spec.name}; "
+                               "got non-struct") from None
+            if not e.path:
+                raise GobError(f"gob: type mismatch: {e.detail}") from None
+            raise GobError(f"gob: wrong type for received field {e.where(wire.name)}: {e.detail}") from None
+        is_struct = wire is not None and wire.kind == "struct"
+        if is_struct and spec is not None:  # Go refuses a struct sharing no field with the target
+            local, on_wire = {f.name for f in spec.fields()}, {name for name, _ in wire.fields}
+            if local and on_wire and not local & on_wire:
+                raise GobError(f"gob: type mismatch: no fields matched compiling decoder for {spec.name}")
+        return op, not is_struct
+
+    # -- compiling ops for (wire type, Python target) pairs
+    def _op(self, type_id: int, spec, depth: int):
+        key = (type_id, spec)
+        op = self._ops.get(key)
+        if op is None:
+            if depth > self.max_depth:  # a definition nested too deep to compile
+                raise GobError("gob: invalid nesting depth")
+            cell = []  # recursive types meet this forwarder while compiling
+            self._ops[key] = lambda d, p, n: cell[0](d, p, n)
+            try:
+                cell.append(self._compile(type_id, spec, depth))
+            except BaseException:
+                del self._ops[key]
+                raise
+            op = self._ops[key] = cell[0]
+        return op
+
+    def _compile(self, type_id: int, spec, depth: int):
+        want = spec.go_string() if spec is not None else ""
+        if type_id == INTERFACE:
+            if spec is not None:
+                raise Mismatch(f"got interface, want {want}")
+            return _op_interface
+        if type_id in _SCALARS:
+            kind, op, _ = _SCALARS[type_id]
+            if spec is None:
+                return op
+            if spec.kind != kind and not (spec.kind in ("int", "uint") and kind in ("int", "uint")):
+                raise Mismatch(f"got {BUILTIN_NAMES[type_id]}, want {want}")
+            if spec.bits == 64 and (spec.kind == kind or spec.kind == "int"):
+                return op  # a Python int holds any int64 or uint64
+            return _ranged(op, spec)
+        wire = self._wire(type_id)
+        if wire.kind == "struct":
+            return self._compile_struct(wire, spec, depth)
+        if wire.kind in ("gobencoder", "binary", "text"):  # a Go type's own encoding: opaque bytes
+            if spec is not None and spec.kind != "bytes":
+                raise Mismatch(f"got {wire.kind} {wire.name}, want {want}")
+            return _op_bytes
+        fits = ("map",) if wire.kind == "map" else ("slice", "array") if wire.kind == "array" else ("slice",)
+        if spec is not None and (spec.kind not in fits or spec.kind == "array" and spec.length != wire.len):
+            raise Mismatch(f"got {wire.describe()}, want {want}")  # a Go array fits a list or a same-size tuple
+        elem = self._op(wire.elem, spec and spec.elem, depth + 1)
+        key = self._op(wire.key, spec and spec.key, depth + 1) if wire.kind == "map" else None
+        max_depth, array_len = self.max_depth, wire.len if wire.kind == "array" else -1
+        as_tuple = spec is not None and spec.kind == "array"
+
+        def op_collection(data, pos, depth):
+            # every element takes at least one byte (a map entry two): checked before anything is built
+            n, pos = _length(data, pos, "map size" if key else "slice length")
+            if array_len >= 0 and n != array_len:
+                raise GobError(f"gob: array length {n}, want {array_len}")
+            if depth >= max_depth:
+                raise GobError("gob: invalid nesting depth")
+            depth += 1
+            if key is None:
+                result = []
+                for _ in range(n):
+                    v, pos = elem(data, pos, depth)
+                    result.append(v)
+                return (tuple(result) if as_tuple else result), pos
+            result = {}
+            for _ in range(n):
+                k, pos = key(data, pos, depth)
+                v, pos = elem(data, pos, depth)
+                try:
+                    result[k] = v
+                except TypeError:
+                    raise GobError("gob: map key cannot be a Python dict; decode into a "
+                                   "frozen dataclass") from None
+            return result, pos
+        return op_collection
+
+    def _compile_struct(self, wire: WireType, spec, depth):
+        if spec is not None and spec.kind != "struct":
+            raise Mismatch(f"got struct {wire.name}, want {spec.go_string()}")
+        local = {f.name: f for f in spec.fields()} if spec is not None else {}
+        fields = []  # by wire field number: (name to store under, op) or (None, skip)
+        for name, fid in wire.fields:
+            target = local.get(name)
+            if spec is not None and target is None:  # the target has no such field: skip it
+                fields.append((None, self._skip(fid, depth + 1)))
+                continue
+            try:
+                fields.append((name, self._op(fid, target.spec if target else None, depth + 1)))
+            except Mismatch as e:
+                e.path.insert(0, name)
+                raise
+        nfields, max_depth = len(fields), self.max_depth
+        cls = spec.cls if spec is not None else None
+        # A field the sender left out is zero; a field the sender's type lacks gets our default.
+        on_wire = {name for name, _ in wire.fields}
+        missing = [(f.name, f.default if (f.name not in on_wire and f.default) else
+                    f.spec.zero(f.optional)) for f in local.values()]
+
+        def op_struct(data, pos, depth):
+            if depth >= max_depth:
+                raise GobError("gob: invalid nesting depth")
+            depth += 1
+            values, field = {}, -1
+            while True:
+                delta, pos = get_uint(data, pos)
+                if delta == 0:  # the end of the struct
+                    break
+                field += delta
+                if field >= nfields:
+                    raise GobError("gob: field number out of range")
+                name, op = fields[field]
+                if name is None:
+                    pos = op(data, pos, depth)
+                else:
+                    values[name], pos = op(data, pos, depth)
+            if cls is None:
+                return values, pos  # plain: a dict of the fields that were sent
+            if len(values) != len(missing):
+                for name, factory in missing:
+                    if name not in values:
+                        values[name] = factory()
+            try:
+                return cls(**values), pos
+            except (TypeError, ValueError) as e:  # e.g. the class's own __post_init__ check
+                raise GobError(f"gob: cannot build {cls.__name__}: {e}") from None
+        return op_struct
+
+    def _skip(self, type_id: int, depth: int):
+        """The op that walks past a value of ``type_id`` without building it (Go's ignore ops)."""
+        skip = self._skips.get(type_id)
+        if skip is not None:
+            return skip
+        if depth > self.max_depth:
+            raise GobError("gob: invalid nesting depth")
+        if type_id == INTERFACE:
+            return _skip_interface
+        if type_id in _SCALARS:
+            return _SCALARS[type_id][2]
+        cell = []  # a recursive type's skip calls itself through this forwarder
+        self._skips[type_id] = lambda d, p, n: cell[0](d, p, n)
+        wire, max_depth = self._wire(type_id), self.max_depth
+        if wire.kind == "struct":
+            skips = [self._skip(fid, depth + 1) for _, fid in wire.fields]
+
+            def skip(data, pos, depth):
+                if depth >= max_depth:
+                    raise GobError("gob: invalid nesting depth")
+                field = -1
+                while True:
+                    delta, pos = get_uint(data, pos)
+                    if delta == 0:
+                        return pos
+                    field += delta
+                    if field >= len(skips):
+                        raise GobError("gob: field number out of range")
+                    pos = skips[field](data, pos, depth + 1)
+        elif wire.kind in ("gobencoder", "binary", "text"):
+            skip = _skip_bytes
+        else:
+            elem = self._skip(wire.elem, depth + 1)
+            key = self._skip(wire.key, depth + 1) if wire.kind == "map" else None
+
+            def skip(data, pos, depth):
+                if depth >= max_depth:
+                    raise GobError("gob: invalid nesting depth")
+                n, pos = _length(data, pos, "map size" if key else "slice length")
+                for _ in range(n):
+                    if key is not None:
+                        pos = key(data, pos, depth + 1)
+                    pos = elem(data, pos, depth + 1)
+                return pos
+        cell.append(skip)
+        self._skips[type_id] = skip
+        return skip
+
+    def _wire(self, type_id: int) -> WireType:
+        wire = self.wire_types.get(type_id)
+        if wire is None:
+            raise GobError(f"gob: unknown type id {type_id}")
+        return wire

@@ -1,0 +1,329 @@
+"""Writing gob: numbers, type definitions, and one compiled plan per type.
+
+An ``Encoder`` belongs to one stream.  The first time a type is sent it
+writes the type's definition (and those of the types inside it), then the
+value; after that only values.  Each value is written by a *plan*: a function
+``plan(out, value)`` compiled once per Go type (``_plan``), so encoding is a
+walk over prebuilt functions rather than a fresh look at the dataclass.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from typing import Any
+
+from ..errors import GobError
+from ..values import FLOAT32_MAX
+from .types import FIRST_USER_ID, GoType, WireType, go_type, infer_go_type
+
+# ---------------------------------------------------------------- numbers
+
+
+def put_uint(out: bytearray, u: int) -> None:
+    """An unsigned integer: < 128 in one byte, else -(byte count) and the bytes, big-endian."""
+    if u < 0x80:
+        out.append(u)
+    else:
+        n = (u.bit_length() + 7) >> 3
+        out.append(256 - n)  # the negated byte count, as a signed byte
+        out += u.to_bytes(n, "big")
+
+
+def put_int(out: bytearray, i: int) -> None:
+    """A signed integer, zig-zagged into a uint: 0, -1, 1, -2, ... -> 0, 1, 2, 3, ..."""
+    put_uint(out, i << 1 if i >= 0 else (~i << 1) | 1)
+
+
+def float_to_uint(f: float) -> int:
+    """A float64's bits with their bytes reversed, so "round" numbers are short: 17.0 -> FE 31 40."""
+    return int.from_bytes(struct.pack("<d", f), "big")
+
+
+# ---------------------------------------------------------------- type definitions
+# A definition is a gob value of Go's ``wireType`` (see types.BOOTSTRAP).  Its few
+# shapes are written here by hand; reading one uses the ordinary decoder.
+
+
+def _put_plain_struct(out: bytearray, values) -> None:
+    """Encode a bootstrap struct given its field values in order: ints, strs,
+    tuples (nested structs) and lists of tuples (slices of structs).  Zero
+    values are left out, exactly as for any other struct."""
+    last = -1
+    for i, v in enumerate(values):
+        if v is None or (not v and not isinstance(v, tuple)):
+            continue
+        out.append(i - last)  # the field delta (always < 128 here)
+        last = i
+        if isinstance(v, int):
+            put_int(out, v)
+        elif isinstance(v, str):
+            put_uint(out, len(v.encode()))
+            out += v.encode()
+        elif isinstance(v, tuple):
+            _put_plain_struct(out, v)
+        else:
+            put_uint(out, len(v))
+            for item in v:
+                _put_plain_struct(out, item)
+    out.append(0)
+
+
+def definition(t: WireType) -> bytes:
+    """A whole definition message: length, int(-id), then the wireType struct."""
+    payload = bytearray()
+    put_int(payload, -t.id)
+    common = (t.name, t.id)
+    inner = {"array": (common, t.elem, t.len), "slice": (common, t.elem),
+             "struct": (common, list(t.fields)), "map": (common, t.key, t.elem)}[t.kind]
+    _put_plain_struct(payload, [inner if kind == t.kind else None for kind in ("array", "slice", "struct", "map")])
+    out = bytearray()
+    put_uint(out, len(payload))
+    return bytes(out + payload)
+
+
+# ---------------------------------------------------------------- values that do not fit
+
+
+class Mismatch(GobError):
+    """A value or wire type that does not fit; ``path`` says where (filled in on the way up)."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+        self.path: list[str] = []
+
+    def where(self, top: str) -> str:
+        return top + "".join(p if p.startswith("[") else "." + p for p in self.path)
+
+
+def _wrong(want: str, v) -> Mismatch:
+    return Mismatch(f"expected {want}, got {type(v).__name__}")
+
+
+# ---------------------------------------------------------------- plans
+# A plan is function(out: bytearray, value): it checks the value's type and appends
+# its bytes.  Plans depend only on the Python type, so all streams share them.
+
+
+def _enc_bool(out, v):
+    if type(v) is not bool:
+        raise _wrong("bool", v)
+    out.append(v)
+
+
+def _enc_complex(out, v):
+    if not isinstance(v, (int, float, complex)) or isinstance(v, bool):
+        raise _wrong("complex", v)
+    v = complex(v)
+    put_uint(out, float_to_uint(v.real))
+    put_uint(out, float_to_uint(v.imag))
+
+
+def _enc_string(out, v):
+    if type(v) is not str:
+        raise _wrong("str", v)
+    raw = v.encode("utf-8", "surrogateescape")
+    put_uint(out, len(raw))
+    out += raw
+
+
+def _enc_bytes(out, v):
+    if not isinstance(v, (bytes, bytearray, memoryview)):
+        raise _wrong("bytes", v)
+    put_uint(out, len(v))
+    out += v
+
+
+def _enc_integer(spec: GoType):
+    (lo, hi), signed, gname = spec.range, spec.kind == "int", spec.go_string()
+
+    def enc_integer(out, v):
+        if type(v) is not int:
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise _wrong("int", v)
+            v = int(v)
+        if not lo <= v < hi:
+            raise Mismatch(f"{v} out of range for {gname}")
+        put_uint(out, (v << 1 if v >= 0 else (~v << 1) | 1) if signed else v)
+    return enc_integer
+
+
+def _enc_float(spec: GoType):
+    limit = FLOAT32_MAX if spec.bits == 32 else float("inf")
+
+    def enc_float(out, v):
+        if type(v) is not float:
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise _wrong("float", v)
+            v = float(v)
+        if limit < abs(v) < float("inf"):
+            raise Mismatch(f"{v} out of range for float32")
+        put_uint(out, float_to_uint(v))
+    return enc_float
+
+
+def _enc_collection(spec: GoType):
+    """A slice or array is its count then each element; a map its count then key, value, key, value..."""
+    is_map, length = spec.kind == "map", spec.length if spec.kind == "array" else -1
+    key, elem = _plan(spec.key) if is_map else None, _plan(spec.elem)
+    accepted, want = (dict, "dict") if is_map else ((list, tuple), "list")
+
+    def enc_collection(out, v):
+        if not isinstance(v, accepted):
+            raise _wrong(want, v)
+        if length >= 0 and len(v) != length:
+            raise Mismatch(f"expected {length} elements for {spec.go_string()}, got {len(v)}")
+        put_uint(out, len(v))
+        for k, x in v.items() if is_map else enumerate(v):
+            try:
+                if is_map:
+                    key(out, k)
+                elem(out, x)
+            except Mismatch as e:
+                e.path.insert(0, f"[{k!r}]")  # where in the value the bad element sits
+                raise
+    return enc_collection
+
+
+def _enc_struct(spec: GoType):
+    cls = spec.cls
+    plan = [(i, f.name, _plan(f.spec), f.spec.kind in ("struct", "array"), f.optional)
+            for i, f in enumerate(spec.fields())]
+
+    def enc_struct(out, v):
+        if type(v) is not cls and not isinstance(v, cls):
+            raise _wrong(cls.__name__, v)
+        last = -1
+        for i, name, enc, always_sent, optional in plan:
+            x = getattr(v, name)
+            if not x:  # zero values are left out; nested structs and arrays are always sent
+                if x is None:
+                    if optional:
+                        continue
+                    e = Mismatch("expected a value, got None (annotate it Optional[...])")
+                    e.path.append(name)
+                    raise e
+                if not always_sent:
+                    continue
+            put_uint(out, i - last)  # the field delta: how far the field number moved
+            last = i
+            try:
+                enc(out, x)
+            except Mismatch as e:
+                e.path.insert(0, name)
+                raise
+        out.append(0)
+    return enc_struct
+
+
+# Plans are found by kind: fixed functions for the simple kinds, makers for the rest.
+_MAKERS = {"int": _enc_integer, "uint": _enc_integer, "float": _enc_float,
+           "slice": _enc_collection, "array": _enc_collection, "map": _enc_collection, "struct": _enc_struct}
+_PLANS: dict = {go_type(t): plan for t, plan in  # GoType -> plan
+                ((bool, _enc_bool), (complex, _enc_complex), (str, _enc_string), (bytes, _enc_bytes))}
+# protects _BUILDING and the building of plans: connections encode on many threads.  A
+# recursive type's half-built plan (a forwarder) lives in _BUILDING, seen only under the lock.
+_PLAN_LOCK = threading.RLock()
+_BUILDING: dict = {}
+
+
+def _plan(spec: GoType):
+    plan = _PLANS.get(spec)
+    if plan is None:
+        with _PLAN_LOCK:
+            plan = _PLANS.get(spec) or _BUILDING.get(spec)
+            if plan is None:
+                cell = []  # a recursive type's plan calls itself through this forwarder
+                _BUILDING[spec] = lambda out, v: cell[0](out, v)
+                try:
+                    cell.append(_MAKERS[spec.kind](spec))
+                finally:
+                    del _BUILDING[spec]
+                plan = _PLANS[spec] = cell[0]
+    return plan
+
+
+# ---------------------------------------------------------------- the encoder
+
+
+class Encoder:
+    """Encodes values for one stream, remembering which types it already described.
+
+    ``package`` is the Go package name used in the names Go would give unnamed
+    field types (``[]main.Point``); names are informational only.
+    """
+
+    def __init__(self, package: str = "main"):
+        self.package = package
+        self._types: dict[GoType, WireType] = {}  # types defined on this stream (ordered, for rollback)
+        self._next_id = FIRST_USER_ID
+
+    def encode(self, value, type=None) -> bytes:
+        """All messages for ``value``: any new type definitions, then the value."""
+        spec = infer_go_type(value) if type is None or type is Any or type is object else go_type(type)
+        if spec.builtin_id or spec in self._types:  # the usual case: nothing new to describe
+            return self._message(spec, value)
+        saved = self.checkpoint()
+        try:
+            new: list[WireType] = []
+            self._type_id(spec, spec.name, new)
+            return b"".join(map(definition, new)) + self._message(spec, value)
+        except BaseException:
+            self.rollback(saved)  # nothing is sent, so the peer learns no types
+            raise
+
+    def _message(self, spec: GoType, value) -> bytes:
+        """One value message: length, type id, then the value."""
+        message = bytearray()
+        put_int(message, spec.builtin_id or self._types[spec].id)
+        if spec.kind != "struct":
+            message.append(0)  # a value that is not a struct is sent as field 0 of one: a "singleton"
+        try:
+            _plan(spec)(message, value)
+        except Mismatch as e:
+            raise GobError(f"gob: cannot encode {e.where(spec.name or spec.go_string())}: {e.detail}") from None
+        out = bytearray()
+        put_uint(out, len(message))
+        return bytes(out + message)
+
+    def checkpoint(self):
+        """The stream state, for ``rollback`` when encoded bytes end up not being sent."""
+        return len(self._types), self._next_id  # _types only ever grows
+
+    def rollback(self, saved) -> None:
+        for spec in list(self._types)[saved[0]:]:
+            del self._types[spec]
+        self._next_id = saved[1]
+
+    def _type_id(self, spec: GoType, name: str, new: list) -> int:
+        """The id of ``spec`` on this stream; a new type (and those inside it) gets one and is listed in ``new``.
+
+        Go's two orders differ, and the bytes must match: a struct takes its id
+        before its fields do, a slice or map after its elements; but the
+        definitions go out outer type first, then the inner ones in field order.
+        """
+        if spec.builtin_id:
+            return spec.builtin_id
+        if spec in self._types:
+            return self._types[spec].id
+        t = self._types[spec] = WireType(spec.kind, name)
+        new.append(t)  # listed now (outer first); its id may come after its elements'
+        if spec.kind == "struct":
+            t.id = self._new_id()  # first, so a recursive field can refer to it
+            t.fields = tuple((f.name, self._type_id(f.spec, f.spec.name or f.spec.go_string(self.package), new))
+                             for f in spec.fields())
+            return t.id
+        if spec.kind == "map":
+            t.key = self._type_id(spec.key, "", new)
+            t.elem = self._type_id(spec.elem, "", new)
+        elif spec.kind == "slice":
+            t.elem = self._type_id(spec.elem, spec.elem.name, new)
+        else:  # an array: Go leaves its element type unnamed, as it does a map's
+            t.elem, t.len = self._type_id(spec.elem, "", new), spec.length
+        t.id = self._new_id()
+        return t.id
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1

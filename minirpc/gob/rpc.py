@@ -1,0 +1,150 @@
+"""net/rpc over gob: Go's default wire format, byte for byte, as a sans-IO format.
+
+Every request is two gob values on the connection's one gob stream: the header
+``Request{ServiceMethod string; Seq uint64}`` and then the argument.  Every
+response is ``Response{ServiceMethod string; Seq uint64; Error string}`` and
+then the reply -- or, when ``Error`` is set, an empty ``struct{}{}`` that the
+client reads and drops, exactly as Go does.  Type definitions go before the
+first value that needs them, so the first call on a connection is longer.
+
+Each side of a connection has one ``Encoder`` (writing) and one ``Decoder``
+(reading), so each type definition crosses the connection once per direction.
+The Go type names "Request" and "Response" matter: they are inside the type
+definitions, so using Go's names keeps our bytes identical to Go's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import BodyError, GobError, ProtocolError, TruncatedMessage
+from ..format import DEFAULT_MAX_MESSAGE, NEED_DATA, Message, Request, Response, WireFormat
+from ..values import Uint
+from .decoder import Decoder
+from .encoder import Encoder
+
+__all__ = ["ServerFormat", "ClientFormat", "FORMAT"]
+
+
+@dataclass
+class GoRequest:  # Go's rpc.Request, as it goes on the wire
+    __gob_name__ = "Request"
+    ServiceMethod: str = ""
+    Seq: Uint = 0
+
+
+@dataclass
+class GoResponse:  # Go's rpc.Response
+    __gob_name__ = "Response"
+    ServiceMethod: str = ""
+    Seq: Uint = 0
+    Error: str = ""
+
+
+@dataclass
+class InvalidRequest:  # Go's ``invalidRequest = struct{}{}``: the body of an error reply
+    __gob_name__ = ""  # an anonymous struct type has no name
+
+
+class _GobFormat:
+    """What both sides share: one gob stream each way; a message is a header value then a body value."""
+
+    _reads: type  # the header type this side reads (GoRequest or GoResponse)
+
+    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE):
+        self.max_message = max_message
+        self._decoder = Decoder(max_message=max_message)
+        self._encoder = Encoder()
+        self.receive_data = self._decoder.feed
+        # the message being read: its header once decoded, and the bytes so far
+        self._header: Any = None
+        self._data: list[bytes] = []  # every frame, in order
+        self._setup: list[bytes] = []  # the definitions among them
+        self._started = False
+
+    def next_message(self) -> Any:
+        """Read frames until a header and its body are in: definitions are absorbed on the way."""
+        if not self._started:
+            self._check_http()
+        while True:
+            try:
+                frame = self._decoder.next_frame()
+            except EOFError as e:
+                if self._header is not None or self._data:  # the stream ended inside a message
+                    raise TruncatedMessage("unexpected EOF", self._header and self._wire_header()) from None
+                raise EOFError() if not e.args else TruncatedMessage("unexpected EOF") from None
+            if frame is NEED_DATA:
+                return NEED_DATA
+            type_id, raw, pos = frame
+            self._started = True
+            self._data.append(raw)
+            if type_id < 0:  # a type definition: stream state, not part of the call
+                self._setup.append(raw)
+                self._decoder.define(-type_id, raw, pos)
+            elif self._header is None:
+                self._header = self._decoder.read_value(type_id, raw, pos, self._reads)
+                self._header_frame = raw
+            else:
+                data, setup = b"".join(self._data), b"".join(self._setup)
+                message = Message(self._wire_header(), (type_id, raw, pos), data, setup,
+                                  self._header_frame + raw if setup else data)
+                self._header, self._data, self._setup = None, [], []
+                return message
+
+    def decode_body(self, message: Message, type: Any) -> Any:
+        type_id, raw, pos = message.body
+        try:  # the whole body has been read, so the stream stays in step
+            return self._decoder.read_value(type_id, raw, pos, type)
+        except GobError as e:
+            raise BodyError(str(e)) from None
+
+    def _check_http(self) -> None:
+        """gob bytes never start with "HTTP/": a stream that does is an HTTP server talking."""
+        head = self._decoder.peek(40)
+        if head.startswith(b"HTTP/"):
+            line = head.split(b"\n")[0].strip().decode("latin-1")
+            raise ProtocolError(f"gob: the peer answered in HTTP ({line!r}): is it an HTTP server? "
+                                "Dial it through the tunnel (dial_http)") from None
+
+
+class ServerFormat(_GobFormat):
+    """Reads Go-style requests, writes Go-style responses."""
+
+    _reads = GoRequest
+
+    def _wire_header(self) -> Request:
+        return Request(self._header.ServiceMethod, self._header.Seq)
+
+    def encode(self, response: Response, body: Any, body_type: Any = None) -> bytes:
+        if response.error:
+            body, body_type = InvalidRequest(), None
+        saved = self._encoder.checkpoint()  # the header may define a type: undo it if the body fails
+        header = self._encoder.encode(GoResponse(response.service_method, response.seq, response.error))
+        try:
+            return header + self._encoder.encode(body, body_type)
+        except BaseException:
+            self._encoder.rollback(saved)
+            raise
+
+
+class ClientFormat(_GobFormat):
+    """Writes Go-style requests, reads Go-style responses."""
+
+    _reads = GoResponse
+
+    def _wire_header(self) -> Response:
+        h = self._header
+        return Response(h.ServiceMethod, h.Seq, h.Error)
+
+    def encode(self, request: Request, body: Any, body_type: Any = None) -> bytes:
+        saved = self._encoder.checkpoint()
+        header = self._encoder.encode(GoRequest(request.service_method, request.seq))
+        try:
+            return header + self._encoder.encode(body, body_type)
+        except BaseException:
+            self._encoder.rollback(saved)
+            raise
+
+
+FORMAT = WireFormat("gob", ServerFormat, ClientFormat)

@@ -1,0 +1,152 @@
+"""The stream layer: one connection's socket and format, and the rules around them.
+
+Below this layer everything is sans-IO: a format (``minirpc.format``) turns
+bytes into messages and back and never touches a socket.  Above it, the
+server, the client and the HTTP tunnel never touch bytes: they ask a
+``Stream`` for the next message, or give it one to send.  This is the one
+place where the two meet::
+
+    stream = Stream(sock, jsonrpc.ClientFormat())
+    stream.send(Request("Arith.Multiply", 0), Args(7, 8))   # encode, then write it whole
+    message = stream.read_message()                          # read until a message is whole
+    stream.format.decode_body(message, int)                  # -> 56
+
+What the stream owns:
+
+* **buffering** -- it reads what the socket has (up to ``RECEIVE_SIZE`` at a
+  time) and feeds the format, which keeps what is not yet a whole message;
+  the format refuses a message over its ``max_message`` as soon as it can tell;
+* **the write lock** -- a message is encoded and written under ``send_lock``,
+  so messages from many threads never interleave, and gob's type definitions
+  go out in the order they were numbered;
+* **blocking or not** -- a blocking stream's ``send`` writes everything (a
+  client); a non-blocking one's writes what the socket takes now and keeps the
+  rest in ``outbox`` for ``flush()`` (the server, which must never wait on a
+  client that does not read);
+* **deadlines** -- ``read_message(deadline)`` gives up when time runs out;
+* **taps** -- callables told of every whole message read or sent, with its
+  exact bytes: the wire tap of the lessons is one;
+* **close** -- idempotent, and it wakes a thread blocked reading.
+
+TLS is a socket like any other here (``ssl.SSLSocket``); its handshake is done
+by whoever makes the socket (``net``, the server's accept path).
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from typing import Any, Callable
+
+from . import net
+from .format import NEED_DATA, Message
+
+RECEIVE_SIZE = 64 * 1024
+#: What a non-blocking socket raises when it has nothing to give or take right now.
+WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+Tap = Callable[[str, Any, bytes], None]  # tap("in" or "out", header, the message's bytes)
+
+
+class Stream:
+    """A socket and a format, used by one reader and many writers at a time."""
+
+    def __init__(self, sock: Any, format: Any, taps: tuple[Tap, ...] = ()):
+        self.sock = sock
+        self.format = format
+        self.taps = list(taps)
+        self.blocking = sock.getblocking()
+        self.send_lock = threading.Lock()  # one message on the wire at a time; protects outbox and closed
+        self.outbox = bytearray()  # encoded bytes the socket has not taken yet (non-blocking streams)
+        self.closed = False
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    # -- reading (one reader at a time)
+
+    def read_message(self, deadline: net.Deadline | None = None) -> Message:
+        """The next whole message, reading the socket as often as needed.
+
+        Raises what the format raises (``EOFError``, ``ProtocolError``...),
+        ``OSError`` from the socket, ``TimeoutError`` when the deadline passes."""
+        while True:
+            message = self.next_message()
+            if message is not NEED_DATA:
+                return message
+            if deadline is not None:
+                self.sock.settimeout(deadline.left())
+            self.receive()
+
+    def receive(self) -> int:
+        """Read once and feed the format; return the byte count (0: the peer closed).
+        A non-blocking stream raises one of ``WOULD_BLOCK`` when nothing is there."""
+        data = self.sock.recv(RECEIVE_SIZE)
+        self.format.receive_data(data)
+        return len(data)
+
+    def has_buffered(self) -> bool:
+        """Bytes TLS has decrypted but nobody has read (the socket will not say it is readable)."""
+        return isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
+
+    def next_message(self) -> Any:
+        """The next whole message from the bytes already received, or NEED_DATA."""
+        message = self.format.next_message()
+        if message is not NEED_DATA and self.taps:
+            for tap in self.taps:
+                tap("in", message.header, message.data)
+        return message
+
+    # -- writing (any thread)
+
+    def send(self, header: Any, body: Any, body_type: Any = None) -> int:
+        """Encode one message and write it; return the bytes left waiting in ``outbox``.
+
+        If the body cannot be encoded the format raises and nothing is written."""
+        with self.send_lock:
+            data = self.format.encode(header, body, body_type)
+            for tap in self.taps:
+                tap("out", header, data)
+            return self._write(data)
+
+    def send_bytes(self, data: bytes) -> int:
+        """Write bytes that are already a whole message (the lossy network forwards such)."""
+        with self.send_lock:
+            return self._write(data)
+
+    def _write(self, data: bytes) -> int:
+        if self.closed:
+            raise OSError("stream is closed")
+        if self.blocking:
+            self.sock.sendall(data)
+            return 0
+        if not self.outbox:  # usually all of it goes at once
+            try:
+                sent = self.sock.send(data)
+            except WOULD_BLOCK:
+                sent = 0
+            if sent == len(data):
+                return 0
+            data = memoryview(data)[sent:]
+        self.outbox += data
+        return len(self.outbox)
+
+    def flush(self) -> int:
+        """Write what the socket takes now from ``outbox``; return what is left."""
+        with self.send_lock:
+            while self.outbox:
+                try:
+                    sent = self.sock.send(self.outbox)
+                except WOULD_BLOCK:
+                    break
+                del self.outbox[:sent]
+            return len(self.outbox)
+
+    # -- closing
+
+    def close(self) -> None:
+        """Close the socket, waking a reader blocked on it; safe to call twice."""
+        with self.send_lock:
+            self.closed = True
+            self.outbox.clear()
+        net.close(self.sock)

@@ -1,0 +1,290 @@
+"""Worker threads that take turns watching every connection, and run what they find.
+
+How many threads does a server need?  The classic answers (in the words of
+*Pattern-Oriented Software Architecture*, vol. 2):
+
+* **Thread per connection** (Python's ``socketserver``): simple, but an idle
+  connection costs a thread, so 2,000 clients cost 2,000 threads.
+* **Half-sync/half-async**: one I/O thread (a *reactor*) watches every socket
+  and queues whole requests for a pool of workers.  Threads are bounded and
+  the queue is a natural place for push-back, but every call pays a hand-off
+  from the I/O thread to a worker -- tens of microseconds in CPython, on the
+  critical path of every synchronous call.
+* **Leader/followers**: a pool of threads take turns waiting for I/O.  The one
+  that wakes (the leader) handles the event itself -- reads the request, runs
+  the call, writes the reply -- while another waits for the next event.  No
+  hand-off on the critical path, idle connections cost nothing, and the pool
+  size bounds the threads.
+
+minirpc uses leader/followers.  On Linux the kernel does the turn-taking:
+every idle worker waits in the same ``epoll`` set, each socket registered
+``EPOLLONESHOT``, so a ready socket wakes exactly one worker and stays
+disarmed until that worker arms it again -- no two workers ever read one
+socket at once.  Elsewhere a ``selectors`` selector and a lock do the same:
+the worker holding the lock selects, the others wait for it.
+
+Besides sockets, a worker runs *jobs*: a worker that read several requests in
+one go keeps one and queues the rest (``submit``), and idle workers take
+queued jobs before they wait on sockets again.  ``every_second`` functions
+run about once a second on some worker (the server's idle-timeout sweep).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import select
+import selectors
+import socket
+import threading
+import time
+from typing import Any, Callable
+
+READ, WRITE = 1, 2
+log = logging.getLogger("minirpc")
+
+
+#: Called on a worker thread with READ and/or WRITE when its socket is ready; the socket
+#: is then disarmed until armed again.  It must tolerate a call when nothing is ready.
+Handler = Callable[[int], None]
+
+
+class _EpollPoller:
+    """Many threads wait on one epoll set; each event goes to one of them (Linux)."""
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._wake_fd = os.eventfd(0, os.EFD_SEMAPHORE | os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._epoll.register(self._wake_fd, select.EPOLLIN)  # level-triggered: one wake per job
+
+    @staticmethod
+    def _mask(events: int) -> int:
+        return select.EPOLLONESHOT | (select.EPOLLIN if events & READ else 0) | \
+            (select.EPOLLOUT if events & WRITE else 0)
+
+    def add(self, fd: int, events: int) -> None:
+        self._epoll.register(fd, self._mask(events))
+
+    def arm(self, fd: int, events: int) -> None:
+        try:
+            self._epoll.modify(fd, self._mask(events))
+        except (FileNotFoundError, ValueError, OSError) as e:
+            if getattr(e, "errno", None) not in (None, 2, 9):  # ENOENT, EBADF: closed meanwhile
+                raise
+
+    def remove(self, fd: int) -> None:
+        try:
+            self._epoll.unregister(fd)
+        except (OSError, ValueError):
+            pass  # closed already: epoll forgot it
+
+    def wait(self, timeout: float) -> list[tuple[int, int]]:
+        events = []
+        for fd, mask in self._epoll.poll(timeout, 1):  # one event per waiter spreads the work
+            if fd == self._wake_fd:
+                try:
+                    os.eventfd_read(self._wake_fd)
+                except BlockingIOError:
+                    pass  # another worker took that wake-up
+                continue
+            events.append((fd, (READ if mask & ~select.EPOLLOUT else 0) | (WRITE if mask & select.EPOLLOUT else 0)))
+        return events
+
+    def wake(self, n: int = 1) -> None:
+        os.eventfd_write(self._wake_fd, n)
+
+    closing = False  # (the epoll set needs no flag: every waiter gets its own wake-up)
+
+    def close(self) -> None:
+        self._epoll.close()
+        os.close(self._wake_fd)
+
+
+class _SelectorPoller:
+    """The portable leader/followers: one thread selects (holding ``_leader``), the others wait for it.
+
+    A selector is not safe to change while another thread selects, so changes
+    are queued and applied by the leader (the wake-up socket interrupts it)."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._leader = threading.Lock()  # held by the one thread in select()
+        self._lock = threading.Lock()  # protects _changes
+        self._changes: list[tuple[int, int]] = []  # (fd, events; -1 removes)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self.closing = False
+
+    def add(self, fd: int, events: int) -> None:
+        self.arm(fd, events)
+
+    def arm(self, fd: int, events: int) -> None:
+        with self._lock:
+            self._changes.append((fd, events))
+        self._interrupt()
+
+    def remove(self, fd: int) -> None:
+        with self._lock:
+            self._changes.append((fd, -1))
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        try:
+            self._wake_w.send(b"x")
+        except BlockingIOError:
+            pass  # the leader will wake anyway: the socket is full of wake-ups
+
+    def _apply(self) -> None:
+        with self._lock:
+            changes, self._changes = self._changes, []
+        for fd, events in changes:
+            if fd in self._selector.get_map():
+                self._selector.unregister(fd)
+            if events > 0:
+                try:
+                    self._selector.register(fd, (selectors.EVENT_READ if events & READ else 0) |
+                                            (selectors.EVENT_WRITE if events & WRITE else 0))
+                except (OSError, ValueError):
+                    pass  # closed meanwhile
+
+    def wait(self, timeout: float) -> list[tuple[int, int]]:
+        if not self._leader.acquire(timeout=timeout):
+            return []
+        try:
+            if self.closing:
+                return []
+            self._apply()
+            ready = []
+            for key, mask in self._selector.select(timeout):
+                if key.fileobj is self._wake_r:
+                    try:
+                        self._wake_r.recv(4096)
+                    except BlockingIOError:
+                        pass
+                    continue
+                self._selector.unregister(key.fd)  # one shot, like EPOLLONESHOT
+                ready.append((key.fd, (READ if mask & selectors.EVENT_READ else 0) |
+                              (WRITE if mask & selectors.EVENT_WRITE else 0)))
+            return ready
+        finally:
+            self._leader.release()
+
+    def wake(self, n: int = 1) -> None:
+        self._interrupt()
+
+    def close(self) -> None:
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+class WorkerPool:
+    """``size`` threads that wait on sockets and run jobs; nothing else ever runs server code."""
+
+    def __init__(self, size: int, name: str = "minirpc-worker", portable: bool = False):
+        if size < 1:
+            raise ValueError(f"a pool needs at least one worker, got {size}")
+        self.size, self.name = size, name
+        self._poller = _SelectorPoller() if portable or not hasattr(select, "epoll") else _EpollPoller()
+        self._handlers: dict[int, Handler] = {}  # fd -> handler (a dict read is atomic: workers read it freely)
+        self._jobs: collections.deque = collections.deque()
+        self._lock = threading.Lock()  # protects _threads, _stopping and _handlers changes
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        self._ticks: list[Callable[[], None]] = []
+        self._tick_lock = threading.Lock()  # held by the worker running the ticks
+        self._next_tick = 0.0
+
+    # -- sockets
+    def add(self, fd: int, handler: Handler, events: int) -> None:
+        """Watch ``fd`` for ``events``, once: after an event it is disarmed until ``arm``."""
+        with self._lock:
+            self._handlers[fd] = handler
+        self._start()
+        self._poller.add(fd, events)
+
+    def arm(self, fd: int, events: int) -> None:
+        """Watch ``fd`` again (``events`` 0: stay disarmed).  Call it only while nobody else can."""
+        self._poller.arm(fd, events)
+
+    def remove(self, fd: int) -> None:
+        with self._lock:
+            self._handlers.pop(fd, None)
+        self._poller.remove(fd)
+
+    # -- jobs
+    def submit(self, fn: Callable, *args: Any) -> None:
+        """Run ``fn(*args)`` on the next idle worker."""
+        self._start()
+        self._jobs.append((fn, args))
+        self._poller.wake()
+
+    def every_second(self, fn: Callable[[], None]) -> None:
+        self._ticks.append(fn)
+
+    def _start(self) -> None:
+        if len(self._threads) == self.size:
+            return
+        with self._lock:
+            while not self._stopping and len(self._threads) < self.size:
+                thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._threads) + 1}",
+                                          daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _work(self) -> None:
+        while not self._stopping:
+            try:
+                fn, args = self._jobs.popleft()
+            except IndexError:
+                for fd, events in self._poller.wait(1.0):
+                    handler = self._handlers.get(fd)
+                    if handler is not None:
+                        self._run(handler, events)
+                self._tick()
+            else:
+                self._run(fn, *args)
+
+    @staticmethod
+    def _run(fn: Callable, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:  # a bug must not take a worker away
+            log.exception("minirpc: internal error in a worker")
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if now < self._next_tick or not self._ticks or not self._tick_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_tick = now + 1.0
+            for fn in list(self._ticks):
+                self._run(fn)
+        finally:
+            self._tick_lock.release()
+
+    def stop(self) -> None:
+        """Stop every worker (after the job or event each is handling) and wait for them."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            threads = list(self._threads)
+        self._poller.closing = True
+        self._poller.wake(len(threads) + 1)
+        current = threading.current_thread()
+        for thread in threads:
+            if thread is not current:
+                thread.join()
+        self._poller.close()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping
+
+    @property
+    def threads(self) -> int:
+        return len(self._threads)
