@@ -1,0 +1,3 @@
+module minirpc/interop/gosuite
+
+go 1.19
