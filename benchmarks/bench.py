@@ -1,30 +1,43 @@
 #!/usr/bin/env python
 """How fast is minirpc?  One command, one run:  python benchmarks/bench.py
 
-What is measured (every server runs in its own process, the client here):
+Every server runs in its own process (``bench.py --serve KIND``), the client
+here or in Go.  The service is Go's ``Arith.Add(Args{A, B}) -> int``.  Rows:
 
 * the floor: a plain Python socket echo round trip of a 64-byte message;
-* minirpc ``call`` latency p50/p99 (JSON and gob; TCP, Unix socket, HTTP
-  tunnel) and throughput with 64 calls in flight on one connection (``go``);
-* encode/decode microseconds per message for JSON and gob;
-* peers: Python's xmlrpc, grpcio (generic handlers), Go's net/rpc with gob and
-  jsonrpc (Go's own client, and minirpc's client against the Go server).
+* the yardsticks: ``toy.py`` (a minimal threaded JSON-RPC server and Go-style
+  client, its own client against its own server) and an 8-line server that
+  answers one request at a time (driven by minirpc's client and by Go's);
+* minirpc JSON and gob over TCP, a Unix socket and the HTTP CONNECT tunnel;
+* peers: Python's xmlrpc, grpcio (generic handlers), RPyC, Go's net/rpc (its
+  own client against its own server, gob and JSON), Go's client against the
+  toy and the minirpc servers, minirpc's client against Go's servers.
 
-Each measurement is taken twice: first with the client and the server pinned
-to one CPU (``os.sched_setaffinity``; fair to compare, as nobody gets a core
-of their own), then unpinned.  The table shows medians (p50) and ratios
-against the targets; ``benchmarks/results.png`` shows the same as bars.
+Each row gives sequential ``call`` latency p50/p99 and calls/s, and, where the
+client can have many calls outstanding, calls/s with 64 in flight on one
+connection (``go``).  Then a targets table prints the ratios two issues ask
+for, (a)-(h), naming the two rows each ratio divides, with MET/MISSED.
 
-Options: ``--quick`` (tiny counts, < 30 s), ``--n N`` (calls per latency
-run), ``--modes pinned,unpinned``, ``--plot PATH`` / ``--no-plot``.
-Internal: ``--serve KIND`` runs one server, prints ``ADDR <address>`` and
-serves until its standard input closes.
+Noise: the rows are measured in rounds -- every row once, then every row
+again... (A, B, C, A, B, C, ...) -- so that machine noise drifting over time
+hits all of them alike; a figure is the median over the rounds, printed with
+its spread (min-max of the per-round figures).  Each mode is run in turn:
+``pinned`` (client and server on one CPU with ``os.sched_setaffinity``: fair,
+as nobody gets a core of their own, and steadier: the headline), then
+``unpinned``.
+
+Options: ``--quick`` (tiny counts, a smoke check), ``--n N`` (calls per
+latency run), ``--rounds R``, ``--modes pinned,unpinned``, ``--json PATH``,
+``--plot PATH`` / ``--no-plot``.  Internal: ``--serve KIND`` runs one server,
+prints ``ADDR <address>`` (or ``ERR <reason>``) and serves until its standard
+input closes.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
+import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -36,20 +49,23 @@ import tempfile
 import threading
 import time
 import timeit
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
+sys.path.insert(0, str(HERE))  # toy.py
 
-from minirpc import client as mclient  # noqa: E402
-from minirpc import net as mnet  # noqa: E402
-from minirpc import server as mserver  # noqa: E402
+import minirpc  # noqa: E402
+import toy  # noqa: E402
 from minirpc.examples import Args  # noqa: E402
 
 INFLIGHT = 64
 ECHO_SIZE = 64
-REPEAT = 3  # each figure is the median of this many runs (--quick: 1)
+ROUNDS = 7  # each figure is the median over this many rounds (--quick: 2)
+N = 2000  # calls per sequential run (--quick: 300); twice as many with INFLIGHT in flight
 
 
 class Arith:
@@ -60,41 +76,54 @@ class Arith:
 
 
 # ---------------------------------------------------------------------------
-# Servers: each runs in a subprocess started by start_server()
+# Servers: each runs in a subprocess started by python_server()
 
 
 def serve(kind: str, codec: str, network: str, address: str) -> None:
     """Start one server, print ``ADDR <address>``, serve until stdin closes."""
+    try:
+        addr = start_server(kind, codec, network, address)
+    except Exception as e:  # e.g. a codec or a package that is not there: the parent skips the row
+        print("ERR", f"{type(e).__name__}: {e}".replace("\n", " "), flush=True)
+        os._exit(1)
+    print("ADDR", addr, flush=True)
+    sys.stdin.buffer.read()  # the parent closes our stdin when it is done
+    os._exit(0)
+
+
+_KEEP = []  # servers that stop when garbage-collected (grpc's) live here until the process exits
+
+
+def start_server(kind: str, codec: str, network: str, address: str) -> str:
+    """Start a server of ``kind`` serving ``Arith`` in the background; return its address."""
+    host, _, port = address.rpartition(":")
     if kind == "echo":
-        listener = mnet.listen(network, address)
-        threading.Thread(target=_accept, args=(listener, _echo), daemon=True).start()
-        addr = mnet.format_address(listener.getsockname())
-    elif kind == "tinyjson":
-        listener = mnet.listen(network, address)
-        threading.Thread(target=_accept, args=(listener, _tiny_json), daemon=True).start()
-        addr = mnet.format_address(listener.getsockname())
-    elif kind == "minirpc":
-        server = mserver.Server()
+        return _serve_plain(address, _echo)
+    if kind == "tinyjson":
+        return _serve_plain(address, _tiny_json)
+    if kind == "toy":
+        return toy.serve(address, Arith())
+    if kind == "minirpc":
+        server = minirpc.Server()
         server.register(Arith())
-        addr = server.start(address, network=network, codec=codec).address
-    elif kind == "minirpc-http":
+        return server.start(address, network=network, codec=codec).address
+    if kind == "minirpc-http":
         from minirpc import http as mhttp
 
-        server = mserver.Server()
+        server = minirpc.Server()
         server.register(Arith())
-        addr = mhttp.start_http(server, address, codec=codec).address
-    elif kind == "xmlrpc":
+        return mhttp.start_http(server, address, codec=codec).address
+    if kind == "xmlrpc":
         from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
         class KeepAlive(SimpleXMLRPCRequestHandler):
             protocol_version = "HTTP/1.1"  # reuse the connection: xmlrpc at its fastest
 
-        host, _, port = address.rpartition(":")
         xserver = SimpleXMLRPCServer((host, int(port)), KeepAlive, logRequests=False)
         xserver.register_function(lambda a, b: a + b, "add")
         threading.Thread(target=xserver.serve_forever, daemon=True).start()
-        addr = mnet.format_address(xserver.server_address)
-    elif kind == "grpc":
+        return "%s:%d" % xserver.server_address[:2]
+    if kind == "grpc":
         from concurrent.futures import ThreadPoolExecutor
 
         import grpc
@@ -106,21 +135,39 @@ def serve(kind: str, codec: str, network: str, address: str) -> None:
             response_serializer=lambda reply: json.dumps(reply).encode(),
         )
         gserver.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("Arith", {"Add": add})])
-        port = gserver.add_insecure_port(address)
+        bound = gserver.add_insecure_port(address)
         gserver.start()
-        addr = f"{address.rpartition(':')[0]}:{port}"
-    else:
-        raise SystemExit(f"unknown server kind {kind!r}")
-    print("ADDR", addr, flush=True)
-    sys.stdin.buffer.read()  # the parent closes our stdin when it is done
-    os._exit(0)
+        _KEEP.append(gserver)
+        return f"{host}:{bound}"
+    if kind == "rpyc":
+        import rpyc
+        from rpyc.utils.server import ThreadedServer
+
+        class ArithService(rpyc.Service):
+            def exposed_add(self, a, b):
+                return a + b
+
+        rserver = ThreadedServer(ArithService, hostname=host, port=int(port), auto_register=False)
+        threading.Thread(target=rserver.start, daemon=True).start()
+        while not rserver.active:  # start() calls listen(): until then a connect is refused
+            time.sleep(0.001)
+        return f"{host}:{rserver.port}"
+    raise ValueError(f"unknown server kind {kind!r}")
 
 
-def _accept(listener: socket.socket, handler) -> None:
-    while True:
-        conn, _ = listener.accept()
-        mnet.tune(conn)
-        threading.Thread(target=handler, args=(conn,), daemon=True).start()
+def _serve_plain(address: str, handler) -> str:
+    """A thread per connection running ``handler(conn)``."""
+    host, _, port = address.rpartition(":")
+    listener = socket.create_server((host, int(port)))
+
+    def accept():
+        while True:
+            conn, _ = listener.accept()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=handler, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return "%s:%d" % listener.getsockname()[:2]
 
 
 def _echo(conn: socket.socket) -> None:
@@ -129,7 +176,7 @@ def _echo(conn: socket.socket) -> None:
 
 
 def _tiny_json(conn: socket.socket) -> None:
-    """The least a Python JSON-RPC server can do: readline, loads, add, dumps, sendall."""
+    """The least a Python JSON-RPC server can do: readline, loads, add, dumps, sendall (one request at a time)."""
     rfile = conn.makefile("rb")
     while line := rfile.readline():
         request = json.loads(line)
@@ -138,17 +185,27 @@ def _tiny_json(conn: socket.socket) -> None:
         conn.sendall(json.dumps(reply).encode() + b"\n")
 
 
-class Subprocess:
-    """A server process; ``address`` is what it printed; stop() closes its stdin."""
+class Skip(Exception):
+    """A row that cannot be measured here (a package, a codec or Go is missing)."""
 
-    def __init__(self, argv: list[str], cpu: int | None):
-        pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, preexec_fn=pin)
-        line = self.proc.stdout.readline().decode().split()
+
+class Subprocess:
+    """A server process; ``address`` is what it printed; stop() closes its stdin.
+
+    A child process inherits the CPU affinity of the thread that starts it, so
+    a server started while this thread is pinned is pinned too, with every
+    thread it starts.  (No ``preexec_fn``: Python would then fork() rather than
+    vfork(), and grpcio's fork handlers print errors into the child.)"""
+
+    def __init__(self, argv: list[str]):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        line = self.proc.stdout.readline().decode().split(maxsplit=1)
         if len(line) != 2 or line[0] != "ADDR":
             self.stop()
+            if line and line[0] == "ERR":
+                raise Skip(f"skipped: server did not start: {line[1].strip()}")
             raise RuntimeError(f"server {argv} did not start (said {line!r})")
-        self.address = line[1]
+        self.address = line[1].strip()
 
     def stop(self) -> None:
         try:
@@ -166,31 +223,53 @@ class Subprocess:
         self.stop()
 
 
-def python_server(kind: str, cpu: int | None, codec: str = "json", network: str = "tcp", address: str = "127.0.0.1:0"):
+def python_server(kind: str, codec: str = "json", network: str = "tcp", address: str = "127.0.0.1:0") -> Subprocess:
+    """``bench.py --serve kind`` in a subprocess (pinned if this thread is)."""
     argv = [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--codec", codec,
             "--network", network, "--address", address]
-    return Subprocess(argv, cpu)
+    return Subprocess(argv)
 
 
 # ---------------------------------------------------------------------------
-# Measuring
+# Measuring: a runner does one run (sequential calls, then calls in flight)
+
+
+@dataclass
+class Run:
+    """One run of one row."""
+
+    p50_us: float
+    p99_us: float
+    calls_per_s: float  # sequential
+    inflight_per_s: float | None = None  # INFLIGHT calls in flight on one connection
 
 
 @dataclass
 class Row:
+    """One measured thing; its figures are medians over its runs (one per round)."""
+
     name: str
-    p50_us: float | None = None
-    p99_us: float | None = None
-    calls_per_s: float | None = None  # sequential
-    inflight_per_s: float | None = None  # INFLIGHT calls in flight
+    section: str
+    runs: list[Run] = field(default_factory=list)
     note: str = ""
-    extra: dict = field(default_factory=dict)
+
+    def values(self, attr: str) -> list[float]:
+        return [getattr(run, attr) for run in self.runs if getattr(run, attr) is not None]
+
+    def median(self, attr: str) -> float | None:
+        values = self.values(attr)
+        return statistics.median(values) if values else None
+
+    @property
+    def p50_us(self):
+        return self.median("p50_us")
+
+    @property
+    def p99_us(self):
+        return self.median("p99_us")
 
 
-def latencies(call, n: int) -> tuple[float, float, float]:
-    """(p50 µs, p99 µs, calls/s): each the median over REPEAT runs of ``one_run``."""
-    runs = [one_run(call, n) for _ in range(REPEAT)]
-    return tuple(statistics.median(run[i] for run in runs) for i in range(3))
+Runner = Callable[[int], Run]
 
 
 def one_run(call, n: int) -> tuple[float, float, float]:
@@ -209,102 +288,211 @@ def one_run(call, n: int) -> tuple[float, float, float]:
     return times[n // 2] / 1e3, times[min(n - 1, n * 99 // 100)] / 1e3, n / elapsed
 
 
-def inflight_rate(client, total: int, window: int = INFLIGHT) -> float:
-    """Calls/s with ``window`` calls outstanding on one connection, via ``go``."""
-    pending: collections.deque = collections.deque()
+def inflight_rate(go, total: int, window: int = INFLIGHT) -> float:
+    """Calls/s with ``window`` calls outstanding on one connection.
+
+    ``go(i)`` starts ``Arith.Add(Args(i, 1))`` and returns something with
+    ``result(timeout)`` (a minirpc ``Call``, a ``Future``)."""
+    pending: deque = deque()
     start = time.perf_counter()
     sent = 0
-    for done in range(total):
+    for _ in range(total):
         while sent < total and len(pending) < window:
-            pending.append((sent, client.go("Arith.Add", Args(sent, 1), reply_type=int)))
+            pending.append((sent, go(sent)))
             sent += 1
         i, call = pending.popleft()
-        if call.result(timeout=30) != i + 1:
-            raise AssertionError(f"call {i}: wrong reply {call.result()!r}")
+        if (reply := call.result(timeout=30)) != i + 1:
+            raise AssertionError(f"call {i}: wrong reply {reply!r}")
     return total / (time.perf_counter() - start)
 
 
-def bench_minirpc(name: str, client, n: int) -> Row:
-    counter = iter(range(10**9))
+def python_runner(call, go=None) -> Runner:
+    """Sequential ``call()``; then, if ``go`` is given, 2n calls with INFLIGHT in flight."""
+
+    def run(n: int) -> Run:
+        p50, p99, rate = one_run(call, n)
+        return Run(p50, p99, rate, inflight_rate(go, 2 * n) if go else None)
+
+    return run
+
+
+def adder(call_add):
+    """``call()`` for one_run: ``call_add(i)`` must return i + 1."""
+    counter = itertools.count()
+
+    def call():
+        i = next(counter)
+        if (reply := call_add(i)) != i + 1:
+            raise AssertionError(f"wrong reply {reply!r} to Add({i}, 1)")
+
+    return call
+
+
+def minirpc_runner(client, pipelined: bool = True) -> Runner:
+    return python_runner(
+        adder(lambda i: client.call("Arith.Add", Args(i, 1), reply_type=int)),
+        (lambda i: client.go("Arith.Add", Args(i, 1), reply_type=int)) if pipelined else None,
+    )
+
+
+# ---------------------------------------------------------------------------
+# The rows.  Each setup starts what it needs on ``stack`` and returns a runner.
+
+
+def setup_echo(stack) -> Runner:
+    srv = stack.enter_context(python_server("echo"))
+    host, _, port = srv.address.rpartition(":")
+    sock = stack.enter_context(socket.create_connection((host, int(port))))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    message = b"x" * ECHO_SIZE
 
     def one():
-        i = next(counter)
-        if client.call("Arith.Add", Args(i, 1), reply_type=int) != i + 1:
-            raise AssertionError("wrong reply")
+        sock.sendall(message)
+        got = 0
+        while got < ECHO_SIZE:
+            got += len(sock.recv(65536))
 
-    p50, p99, rate = latencies(one, n)
-    inflight = statistics.median(inflight_rate(client, 2 * n) for _ in range(REPEAT))
-    return Row(name, p50, p99, rate, inflight)
-
-
-def bench_echo(cpu, n) -> Row:
-    with python_server("echo", cpu) as srv:
-        sock = mnet.connect("tcp", srv.address)
-        message = b"x" * ECHO_SIZE
-
-        def one():
-            sock.sendall(message)
-            got = 0
-            while got < ECHO_SIZE:
-                got += len(sock.recv(65536))
-
-        try:
-            return Row("socket echo (floor)", *latencies(one, n))
-        finally:
-            sock.close()
+    return python_runner(one)
 
 
-def bench_tiny_json(cpu, n) -> Row:
-    with python_server("tinyjson", cpu) as srv:
-        with mclient.dial("tcp", srv.address, codec="json") as client:
-            row = bench_minirpc("minimal Python JSON server", client, n)
-    row.inflight_per_s = None  # it answers one request at a time: not comparable
-    return row
+def setup_tiny(stack) -> Runner:
+    srv = stack.enter_context(python_server("tinyjson"))
+    client = stack.enter_context(minirpc.dial("tcp", srv.address, codec="json"))
+    return minirpc_runner(client, pipelined=False)  # it answers one request at a time: not comparable
 
 
-def bench_minirpc_servers(cpu, n, codecs) -> list[Row]:
-    rows = []
-    for codec in codecs:
-        with python_server("minirpc", cpu, codec) as srv:
-            with mclient.dial("tcp", srv.address, codec=codec) as client:
-                rows.append(bench_minirpc(f"minirpc {codec} tcp", client, n))
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "bench.sock")
-            with python_server("minirpc", cpu, codec, "unix", path) as srv:
-                with mclient.dial("unix", path, codec=codec) as client:
-                    rows.append(bench_minirpc(f"minirpc {codec} unix", client, n))
-        try:
-            from minirpc import http as mhttp
-        except ImportError:
-            rows.append(Row(f"minirpc {codec} http", note="skipped: minirpc.http not present"))
-            continue
-        with python_server("minirpc-http", cpu, codec) as srv:
-            with mhttp.dial_http("tcp", srv.address, codec=codec) as client:
-                rows.append(bench_minirpc(f"minirpc {codec} http", client, n))
-    return rows
+def setup_toy(stack) -> Runner:
+    srv = stack.enter_context(python_server("toy"))
+    client = toy.Client(srv.address)
+    stack.callback(client.close)
+    return python_runner(adder(lambda i: client.call("Arith.Add", Args(i, 1))),
+                         lambda i: client.go("Arith.Add", Args(i, 1)))
 
 
-def bench_xmlrpc(cpu, n) -> Row:
+def setup_minirpc(codec: str, network: str):
+    def setup(stack) -> Runner:
+        if network == "unix":
+            path = os.path.join(stack.enter_context(tempfile.TemporaryDirectory()), "bench.sock")
+            stack.enter_context(python_server("minirpc", codec, "unix", path))
+            return minirpc_runner(stack.enter_context(minirpc.dial("unix", path, codec=codec)))
+        if network == "http":
+            try:
+                from minirpc import http as mhttp
+            except ImportError as e:
+                raise Skip(f"skipped: minirpc.http not importable ({e})") from None
+            srv = stack.enter_context(python_server("minirpc-http", codec))
+            return minirpc_runner(stack.enter_context(mhttp.dial_http("tcp", srv.address, codec=codec)))
+        srv = stack.enter_context(python_server("minirpc", codec))
+        return minirpc_runner(stack.enter_context(minirpc.dial("tcp", srv.address, codec=codec)))
+
+    return setup
+
+
+def setup_xmlrpc(stack) -> Runner:
     import xmlrpc.client
 
-    with python_server("xmlrpc", cpu) as srv:
-        proxy = xmlrpc.client.ServerProxy(f"http://{srv.address}/")
-        try:
-            return Row("xmlrpc (keep-alive)", *latencies(lambda: proxy.add(1, 2), n))
-        finally:
-            proxy("close")()
+    srv = stack.enter_context(python_server("xmlrpc"))
+    proxy = xmlrpc.client.ServerProxy(f"http://{srv.address}/")
+    stack.callback(proxy("close"))
+    return python_runner(adder(lambda i: proxy.add(i, 1)))
 
 
-def bench_grpc(cpu, n) -> Row:
+def setup_grpc(stack) -> Runner:
     try:
         import grpc
     except ImportError:
-        return Row("grpcio", note="skipped: grpcio not installed (pip install grpcio)")
-    with python_server("grpc", cpu) as srv:
-        with grpc.insecure_channel(srv.address) as channel:
-            add = channel.unary_unary("/Arith/Add", request_serializer=lambda r: json.dumps(r).encode(),
-                                      response_deserializer=json.loads)
-            return Row("grpcio (generic handler)", *latencies(lambda: add({"A": 1, "B": 2}), n))
+        raise Skip("skipped: grpcio not installed (pip install grpcio)") from None
+    srv = stack.enter_context(python_server("grpc"))
+    channel = stack.enter_context(grpc.insecure_channel(srv.address))
+    add = channel.unary_unary("/Arith/Add", request_serializer=lambda r: json.dumps(r).encode(),
+                              response_deserializer=json.loads)
+    return python_runner(adder(lambda i: add({"A": i, "B": 1})))
+
+
+def setup_rpyc(lookup_each_call: bool):
+    def setup(stack) -> Runner:
+        try:
+            import rpyc
+        except ImportError:
+            raise Skip("skipped: rpyc not installed (pip install rpyc)") from None
+        srv = stack.enter_context(python_server("rpyc"))
+        host, _, port = srv.address.rpartition(":")
+        conn = rpyc.connect(host, int(port))
+        stack.callback(conn.close)
+        if lookup_each_call:  # RPyC's documented spelling: the attribute lookup is a round trip too
+            return python_runner(adder(lambda i: conn.root.add(i, 1)))
+        add = conn.root.add
+        return python_runner(adder(lambda i: add(i, 1)))
+
+    return setup
+
+
+def setup_go_server(codec: str, client: str):
+    """A Go net/rpc server, driven by Go's client or by minirpc's."""
+
+    def setup(stack, gobench) -> Runner:
+        srv = stack.enter_context(Subprocess([gobench, "server", "-codec", codec]))
+        if client == "go":
+            return go_client_runner(gobench, codec, srv.address)
+        return minirpc_runner(stack.enter_context(minirpc.dial("tcp", srv.address, codec=codec)))
+
+    return setup
+
+
+def setup_go_client(kind: str, pipelined: bool = True):
+    """Go's jsonrpc client driving a Python server of ``kind``."""
+
+    def setup(stack, gobench) -> Runner:
+        srv = stack.enter_context(python_server(kind, "json"))
+        return go_client_runner(gobench, "json", srv.address, pipelined)
+
+    return setup
+
+
+def go_client_runner(gobench: str, codec: str, address: str, pipelined: bool = True) -> Runner:
+    """One ``gobench client`` process per run: Go times its own loop."""
+
+    def run(n: int) -> Run:
+        argv = [gobench, "client", "-codec", codec, "-addr", address, "-n", str(n),
+                "-inflight", str(INFLIGHT if pipelined else 0)]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"gobench client failed: {done.stderr.strip()[-300:]}")
+        figures = json.loads(done.stdout)
+        return Run(figures["p50_us"], figures["p99_us"], figures["seq_calls_per_s"],
+                   figures.get("inflight_calls_per_s"))
+
+    return run
+
+
+PY = "Python clients and servers (client -> server)"
+GO_CLIENT = "Go's jsonrpc/gob client (Go times its own loop)"
+GO_SERVER = "minirpc's client, Go's server"
+
+# (name, section, setup, needs Go).  The targets below refer to rows by these names.  Rows a
+# target compares are neighbours, so that within a round they are measured close together in time.
+ROWS = [
+    ("socket echo (floor)", PY, setup_echo, False),
+    ("toy -> toy server", PY, setup_toy, False),
+    ("minirpc json tcp", PY, setup_minirpc("json", "tcp"), False),
+    ("minirpc gob tcp", PY, setup_minirpc("gob", "tcp"), False),
+    ("rpyc conn.root.add(a, b)", PY, setup_rpyc(lookup_each_call=True), False),
+    ("rpyc, add looked up once", PY, setup_rpyc(lookup_each_call=False), False),
+    ("minirpc -> tiny 8-line server", PY, setup_tiny, False),
+    ("minirpc json unix", PY, setup_minirpc("json", "unix"), False),
+    ("minirpc gob unix", PY, setup_minirpc("gob", "unix"), False),
+    ("minirpc json http", PY, setup_minirpc("json", "http"), False),
+    ("minirpc gob http", PY, setup_minirpc("gob", "http"), False),
+    ("xmlrpc (keep-alive)", PY, setup_xmlrpc, False),
+    ("grpcio (generic handler)", PY, setup_grpc, False),
+    ("Go -> toy server", GO_CLIENT, setup_go_client("toy"), True),
+    ("Go -> minirpc json server", GO_CLIENT, setup_go_client("minirpc"), True),
+    ("Go -> tiny 8-line server", GO_CLIENT, setup_go_client("tinyjson", pipelined=False), True),
+    ("Go gob: Go -> Go server", GO_CLIENT, setup_go_server("gob", "go"), True),
+    ("Go json: Go -> Go server", GO_CLIENT, setup_go_server("json", "go"), True),
+    ("minirpc gob -> Go server", GO_SERVER, setup_go_server("gob", "minirpc"), True),
+    ("minirpc json -> Go server", GO_SERVER, setup_go_server("json", "minirpc"), True),
+]
 
 
 def build_go() -> tuple[str | None, str]:
@@ -319,25 +507,176 @@ def build_go() -> tuple[str | None, str]:
     return out, ""
 
 
-def bench_go(gobench, cpu, n, codecs) -> list[Row]:
-    rows = []
-    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
-    for codec in ("gob", "json"):
-        with Subprocess([gobench, "server", "-codec", codec], cpu) as srv:
-            out = subprocess.run([gobench, "client", "-codec", codec, "-addr", srv.address, "-n", str(n),
-                                  "-inflight", str(INFLIGHT)], capture_output=True, text=True, check=True,
-                                 preexec_fn=pin).stdout
-            figures = json.loads(out)
-            rows.append(Row(f"Go net/rpc {codec} (Go client)", figures["p50_us"], figures["p99_us"],
-                            figures["seq_calls_per_s"], figures["inflight_calls_per_s"]))
-            if codec in codecs:
-                with mclient.dial("tcp", srv.address, codec=codec) as client:
-                    rows.append(bench_minirpc(f"minirpc {codec} -> Go server", client, n))
+def run_mode(mode: str, n: int, rounds: int, gobench: str | None, go_note: str) -> list[Row]:
+    """Set every row up, run ``rounds`` rounds of every row in turn, tear down."""
+    all_cpus = os.sched_getaffinity(0)
+    # This thread, and every thread and process it starts from now on (servers, Go's client), inherit it:
+    os.sched_setaffinity(0, {min(all_cpus)} if mode == "pinned" else all_cpus)
+    rows, runners = [], {}
+    try:
+        with contextlib.ExitStack() as stack:
+            for name, section, setup, needs_go in ROWS:
+                row = Row(name, section)
+                rows.append(row)
+                if needs_go and not gobench:
+                    row.note = go_note
+                    continue
+                try:
+                    runners[name] = setup(stack, gobench) if needs_go else setup(stack)
+                except Skip as e:
+                    row.note = str(e)
+                except Exception as e:  # a broken setup is reported in its row; the others still run
+                    row.note = failure("FAILED to start", e)
+            for _ in range(rounds):
+                for row in rows:
+                    if row.name not in runners:
+                        continue
+                    try:
+                        row.runs.append(runners[row.name](n))
+                    except Exception as e:  # report it and go on: one broken row must not lose the run
+                        row.note = failure("FAILED", e)
+                        del runners[row.name]
+    finally:
+        os.sched_setaffinity(0, all_cpus)
     return rows
 
 
-def bench_codecs(n: int) -> list[tuple[str, float, float]]:
-    """(codec, encode µs, decode µs) for one request message ``Arith.Add(Args(7, 8))``."""
+def failure(what: str, e: Exception) -> str:
+    return " ".join(f"{what}: {type(e).__name__}: {e}".split())[:200]
+
+
+# ---------------------------------------------------------------------------
+# The two issues' targets
+
+
+@dataclass
+class Target:
+    key: str
+    issue: str
+    what: str
+    top: tuple[str, str]  # (row name, figure)
+    bottom: tuple[str, str]
+    want: float
+    higher_is_better: bool
+
+
+P50, SEQ, FLY = "p50_us", "calls_per_s", "inflight_per_s"
+TARGETS = [
+    Target("a", "seam", "sequential JSON call: minirpc vs the toy (client and server)",
+           ("minirpc json tcp", P50), ("toy -> toy server", P50), 1.0, False),
+    Target("b", "seam", "server only: Go's client drives the minirpc server and the toy server",
+           ("Go -> minirpc json server", P50), ("Go -> toy server", P50), 1.1, False),
+    Target("b'", "seam", "(reference for b, not a target) the same against the 8-line server",
+           ("Go -> minirpc json server", P50), ("Go -> tiny 8-line server", P50), 1.1, False),
+    Target("c", "seam", "gob at least as fast as JSON",
+           ("minirpc gob tcp", P50), ("minirpc json tcp", P50), 1.0, False),
+    Target("d", "seam", "at least 2x better than RPyC",
+           ("rpyc conn.root.add(a, b)", P50), ("minirpc json tcp", P50), 2.0, True),
+    Target("e", "scale", "64 in flight: minirpc JSON vs the toy (also pipelined)",
+           ("minirpc json tcp", FLY), ("toy -> toy server", FLY), 1.2, True),
+    Target("f", "scale", "64 in flight: minirpc JSON vs Go's gob (Go client, Go server)",
+           ("minirpc json tcp", FLY), ("Go gob: Go -> Go server", FLY), 0.6, True),
+    Target("g", "scale", "64 in flight vs minirpc's own sequential rate",
+           ("minirpc json tcp", FLY), ("minirpc json tcp", SEQ), 3.0, True),
+    Target("h", "scale", "64 in flight: gob vs JSON",
+           ("minirpc gob tcp", FLY), ("minirpc json tcp", FLY), 1.0, True),
+]
+UNITS = {P50: "µs", SEQ: "calls/s", FLY: "calls/s"}
+LABELS = {P50: "p50", SEQ: "sequential calls/s", FLY: f"{INFLIGHT}-in-flight calls/s"}
+
+
+def evaluate(target: Target, rows: list[Row]) -> dict:
+    """The ratio of medians, whether it is met, and the spreads behind it."""
+    by_name = {r.name: r for r in rows}
+    result = {"key": target.key, "top": list(target.top), "bottom": list(target.bottom), "want": target.want,
+              "higher_is_better": target.higher_is_better, "value": None, "met": None}
+    sides = []
+    for name, attr in (target.top, target.bottom):
+        row = by_name.get(name)
+        values = row.values(attr) if row else []
+        if not values:
+            result["note"] = f"n/a: {name!r} has no {LABELS[attr]}" + (f" ({row.note})" if row and row.note else "")
+            return result
+        sides.append(values)
+    (top, bottom) = sides
+    value = statistics.median(top) / statistics.median(bottom)
+    per_round = [t / b for t, b in zip(top, bottom)]  # same round: measured side by side
+    result.update(value=value, met=value >= target.want if target.higher_is_better else value <= target.want,
+                  top_median=statistics.median(top), top_spread=[min(top), max(top)],
+                  bottom_median=statistics.median(bottom), bottom_spread=[min(bottom), max(bottom)],
+                  per_round_spread=[min(per_round), max(per_round)])
+    return result
+
+
+def _fig(x: float) -> str:
+    return f"{x:.1f}" if x < 1000 else f"{x:.0f}"
+
+
+def print_targets(results: dict[str, list[Row]], rounds: int) -> dict[str, list[dict]]:
+    evaluated = {mode: [evaluate(t, rows) for t in TARGETS] for mode, rows in results.items()}
+    modes = sorted(results, key=lambda m: m != "pinned")  # the headline first
+    print(f"\n== targets: the ratios the 'seam' and 'scale' issues ask for (median of {rounds} rounds; "
+          f"headline: {modes[0] if modes else '-'}) ==")
+    print("   a ratio divides the median of the first row's figure by the second's; [min-max] is the spread of the")
+    print("   per-round figures; 'rounds' is the spread of the ratio taken within each round")
+    for i, target in enumerate(TARGETS):
+        (top, tattr), (bottom, battr) = target.top, target.bottom
+        sign = "≥" if target.higher_is_better else "≤"
+        print(f"({target.key}) {target.issue}: {target.what}   want {sign} {target.want:.1f}")
+        print(f"      {top} {LABELS[tattr]}  /  {bottom} {LABELS[battr]}")
+        for mode in modes:
+            r = evaluated[mode][i]
+            if r["value"] is None:
+                print(f"      {mode:9} n/a     {r['note']}")
+                continue
+            lo, hi = r["per_round_spread"]
+            print(f"      {mode:9} {r['value']:5.2f}  {'MET' if r['met'] else 'MISSED':6}  "
+                  f"= {_fig(r['top_median'])} [{_fig(r['top_spread'][0])}-{_fig(r['top_spread'][1])}] / "
+                  f"{_fig(r['bottom_median'])} [{_fig(r['bottom_spread'][0])}-{_fig(r['bottom_spread'][1])}] "
+                  f"{UNITS[battr]}   rounds {lo:.2f}-{hi:.2f}")
+    return evaluated
+
+
+def print_table(mode: str, rows: list[Row]) -> None:
+    floor = next((r.p50_us for r in rows if r.name == "socket echo (floor)" and r.runs), None)
+    print(f"\n== {mode} ==")
+    print(f"{'measurement':31} {'p50 µs':>7} {'[min-max]':>13} {'p99 µs':>8} {'calls/s':>8} "
+          f"{f'{INFLIGHT}-fly/s':>8} {'[min-max]':>13} {'×floor':>6}")
+    section = None
+    for r in rows:
+        if r.section != section:
+            section = r.section
+            print(f"-- {section}")
+        if not r.runs:
+            print(f"{r.name:31} {r.note}")
+            continue
+        p50s, flys = r.values(P50), r.values(FLY)
+        fly = (f"{r.median(FLY):8.0f} {f'[{min(flys):.0f}-{max(flys):.0f}]':>13}" if flys else f"{'-':>8} {'':13}")
+        print(f"{r.name:31} {r.p50_us:7.1f} {f'[{min(p50s):.1f}-{max(p50s):.1f}]':>13} {r.p99_us:8.1f} "
+              f"{r.median(SEQ):8.0f} {fly} {(r.p50_us / floor) if floor else float('nan'):6.2f}"
+              + (f"  {r.note}" if r.note else ""))
+
+
+# ---------------------------------------------------------------------------
+# Encode/decode micro-benchmark: uses codec internals that are being rewritten
+
+
+def codec_microbench(n: int) -> None:
+    """Print encode/decode µs per request message, or why it was skipped.
+
+    This is the one place that reaches into minirpc's internals (sans-IO codec
+    functions); if they have moved, say so and let the end-to-end rows run."""
+    print("encode/decode of one request message (codec internals):")
+    try:
+        rows = _codec_rows(n)
+    except Exception as e:
+        print(f"  skipped: {type(e).__name__}: {e}")
+        return
+    for codec, enc, dec in rows:
+        print(f"  {codec:5} encode {enc:6.2f} µs   decode {dec:6.2f} µs")
+
+
+def _codec_rows(n: int) -> list[tuple[str, float, float]]:
     from minirpc import jsonrpc
     from minirpc.codec import Request
 
@@ -350,18 +689,10 @@ def bench_codecs(n: int) -> list[tuple[str, float, float]]:
 
     number = max(1000, n * 10)
     rows = [("json", _us(lambda: jsonrpc.encode_request(request, args), number), _us(json_decode, number))]
-    gob_row = bench_gob_codec(request, args, number)
-    if gob_row:
-        rows.append(gob_row)
-    return rows
-
-
-def bench_gob_codec(request, args, number):
-    """Encode/decode a request with the gob format itself (steady state: types already sent)."""
     try:
         from minirpc import gob, gobrpc
     except ImportError:
-        return None
+        return rows
     header = gobrpc.Request(request.service_method, request.seq)
     encoder, decoder = gob.Encoder(), gob.Decoder()
     first = encoder.encode(header) + encoder.encode(args)  # carries the type definitions
@@ -369,16 +700,17 @@ def bench_gob_codec(request, args, number):
     decoder.decode(gobrpc.Request), decoder.decode(Args)
     data = encoder.encode(header) + encoder.encode(args)  # what every later request looks like
     length, start = gob.get_uint(data, 0)
-    header_payload, body_payload = data[start:start + length], None
+    header_payload = data[start:start + length]
     rest = data[start + length:]
     length, start = gob.get_uint(rest, 0)
     body_payload = rest[start:start + length]
 
-    def decode():
+    def gob_decode():
         decoder.read_message(header_payload, gobrpc.Request)
         return decoder.read_message(body_payload, Args)
 
-    return ("gob", _us(lambda: encoder.encode(header) + encoder.encode(args), number), _us(decode, number))
+    rows.append(("gob", _us(lambda: encoder.encode(header) + encoder.encode(args), number), _us(gob_decode, number)))
+    return rows
 
 
 def _us(fn, number: int) -> float:
@@ -386,81 +718,6 @@ def _us(fn, number: int) -> float:
 
 
 # ---------------------------------------------------------------------------
-# One mode (pinned or unpinned): every measurement
-
-
-def run_mode(mode: str, n: int, gobench: str | None, go_note: str) -> list[Row]:
-    all_cpus = os.sched_getaffinity(0)
-    cpu = min(all_cpus) if mode == "pinned" else None
-    os.sched_setaffinity(0, {cpu} if cpu is not None else all_cpus)  # this thread and threads it starts
-    codecs = [c for c in ("json", "gob") if c in mnet.CODECS]
-    rows = [bench_echo(cpu, n), bench_tiny_json(cpu, n)]
-    rows += bench_minirpc_servers(cpu, n, codecs)
-    if "gob" not in codecs:
-        rows.append(Row("minirpc gob", note="skipped: gob codec not present"))
-    rows.append(bench_xmlrpc(cpu, n))
-    rows.append(bench_grpc(cpu, n))
-    if gobench:
-        rows += bench_go(gobench, cpu, n, codecs)
-    else:
-        rows.append(Row("Go net/rpc", note=go_note))
-    os.sched_setaffinity(0, all_cpus)
-    return rows
-
-
-def find(rows: list[Row], name: str) -> Row | None:
-    return next((r for r in rows if r.name == name and r.p50_us is not None), None)
-
-
-def targets(rows: list[Row]) -> list[tuple[str, float | None, float, bool]]:
-    """(target, measured ratio, limit, higher_is_better) for every target we can check."""
-    floor = find(rows, "socket echo (floor)")
-    js, gob = find(rows, "minirpc json tcp"), find(rows, "minirpc gob tcp")
-    go_gob = find(rows, "Go net/rpc gob (Go client)")
-    peers = [r for r in rows if r.name.startswith(("xmlrpc", "grpcio")) and r.p50_us]
-    fastest_peer = min(peers, key=lambda r: r.p50_us) if peers else None
-    best = gob or js
-
-    def ratio(a, b, attr="p50_us"):
-        return getattr(a, attr) / getattr(b, attr) if a and b else None
-
-    return [
-        ("JSON p50 / socket floor p50", ratio(js, floor), 2.0, False),
-        ("gob p50 / JSON p50", ratio(gob, js), 1.3, False),
-        ("gob p50 / Go gob p50", ratio(gob, go_gob), 1.5, False),
-        (f"fastest Python peer p50 / minirpc p50 ({fastest_peer.name if fastest_peer else '-'})",
-         ratio(fastest_peer, best), 2.0, True),
-        ("64-in-flight calls/s / own sequential calls/s", ratio(best, best, "inflight_per_s") and
-         best.inflight_per_s / best.calls_per_s, 1.5, True),
-        ("64-in-flight calls/s / Go gob 64-in-flight", ratio(best, go_gob, "inflight_per_s"), 0.6, True),
-    ]
-
-
-def print_table(mode: str, rows: list[Row]) -> None:
-    floor = find(rows, "socket echo (floor)")
-    go_gob = find(rows, "Go net/rpc gob (Go client)")
-    print(f"\n== {mode} ==")
-    peers = [r for r in rows if r.name.startswith(("xmlrpc", "grpcio")) and r.p50_us]
-    peer = min(peers, key=lambda r: r.p50_us) if peers else None
-    print(f"{'measurement':34} {'p50 µs':>8} {'p99 µs':>8} {'calls/s':>8} {f'{INFLIGHT}-fly/s':>9} "
-          f"{'×floor':>7} {'×Go gob':>7} {'×py peer':>8}")
-    for r in rows:
-        if r.p50_us is None:
-            print(f"{r.name:34} {r.note}")
-            continue
-        inflight = f"{r.inflight_per_s:9.0f}" if r.inflight_per_s else f"{'-':>9}"
-        print(f"{r.name:34} {r.p50_us:8.1f} {r.p99_us:8.1f} {r.calls_per_s:8.0f} "
-              f"{inflight} {r.p50_us / floor.p50_us:7.2f} "
-              f"{(r.p50_us / go_gob.p50_us) if go_gob else float('nan'):7.2f} "
-              f"{(r.p50_us / peer.p50_us) if peer else float('nan'):8.2f}")
-    print(f"(×py peer: p50 relative to the fastest Python peer, {peer.name if peer else 'none'})")
-    print("targets (on TCP; 'minirpc' = gob when present, else JSON):")
-    for label, value, limit, higher in targets(rows):
-        if value is None:
-            print(f"  {label:58} n/a")
-        else:
-            ok = value >= limit if higher else value <= limit
-            print(f"  {label:58} {value:6.2f}  want {'≥' if higher else '≤'} {limit}  {'MET' if ok else 'MISSED'}")
 
 
 def plot(results: dict[str, list[Row]], path: str) -> None:
@@ -472,9 +729,9 @@ def plot(results: dict[str, list[Row]], path: str) -> None:
     except ImportError:
         print("(matplotlib not installed: no figure)")
         return
-    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 5), squeeze=False)
+    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 6), squeeze=False)
     for ax, (mode, rows) in zip(axes[0], results.items()):
-        rows = [r for r in rows if r.p50_us is not None]
+        rows = [r for r in rows if r.runs]
         names = [r.name for r in rows]
         ax.barh(names, [r.p50_us for r in rows], color="tab:blue", label="p50")
         ax.barh(names, [r.p99_us - r.p50_us for r in rows], left=[r.p50_us for r in rows], color="tab:blue",
@@ -489,15 +746,14 @@ def plot(results: dict[str, list[Row]], path: str) -> None:
 
 
 def main(argv=None) -> None:
-    global REPEAT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small counts, finishes in < 30 s")
-    parser.add_argument("--n", type=int, help="calls per latency measurement")
-    parser.add_argument("--repeat", type=int, default=REPEAT, help="runs per figure (the median is shown)")
+    parser.add_argument("--quick", action="store_true", help="small counts, 2 rounds: a smoke check, not figures")
+    parser.add_argument("--n", type=int, help=f"calls per latency run (default {N}, --quick 300)")
+    parser.add_argument("--rounds", type=int, help=f"rounds of every row (default {ROUNDS}, --quick 2)")
     parser.add_argument("--modes", default="pinned,unpinned")
     parser.add_argument("--plot", default=str(HERE / "results.png"))
     parser.add_argument("--no-plot", action="store_true")
-    parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--json", help="also write every run and target to this JSON file")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--codec", default="json", help=argparse.SUPPRESS)
     parser.add_argument("--network", default="tcp", help=argparse.SUPPRESS)
@@ -506,30 +762,36 @@ def main(argv=None) -> None:
     if args.serve:
         return serve(args.serve, args.codec, args.network, args.address)
 
-    n = args.n or (300 if args.quick else 3000)
-    REPEAT = 1 if args.quick else args.repeat
+    n = args.n or (300 if args.quick else N)
+    rounds = args.rounds or (2 if args.quick else ROUNDS)
     modes = [m for m in args.modes.split(",") if m]
     if "pinned" in modes and not hasattr(os, "sched_setaffinity"):
         print("(no os.sched_setaffinity here: skipping the pinned mode)")
         modes.remove("pinned")
     started = time.perf_counter()
     gobench, go_note = build_go()
-    print(f"minirpc benchmark: {n} calls per latency run, median of {REPEAT} runs, {INFLIGHT} in flight, "
-          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    print("encode/decode of one request message:")
-    for codec, enc, dec in bench_codecs(n):
-        print(f"  {codec:5} encode {enc:6.2f} µs   decode {dec:6.2f} µs")
+    print(f"minirpc benchmark: {n} calls per latency run ({2 * n} with {INFLIGHT} in flight), {rounds} rounds, "
+          f"modes {','.join(modes)}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    codec_microbench(n)
     results = {}
     for mode in modes:
-        results[mode] = run_mode(mode, n, gobench, go_note)
+        results[mode] = run_mode(mode, n, rounds, gobench, go_note)
         print_table(mode, results[mode])
+    evaluated = print_targets(results, rounds)
     if gobench:
         shutil.rmtree(os.path.dirname(gobench), ignore_errors=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({m: [r.__dict__ for r in rows] for m, rows in results.items()}, indent=1))
+        Path(args.json).write_text(json.dumps({
+            "n": n, "rounds": rounds,
+            "rows": {m: [dict(asdict(r), p50_us=r.p50_us, p99_us=r.p99_us, calls_per_s=r.median(SEQ),
+                              inflight_per_s=r.median(FLY)) for r in rows] for m, rows in results.items()},
+            "targets": evaluated,
+        }, indent=1))
     if not args.no_plot and results:
         plot(results, args.plot)
-    print(f"total time {time.perf_counter() - started:.1f} s")
+    print(f"total time {time.perf_counter() - started:.1f} s, "
+          f"load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -109,11 +109,10 @@ def profile(n: int) -> None:
 def latency(n: int, rounds: int) -> None:
     cpu_id = min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu_id})
-    bench.REPEAT = 1
     p50s = {"json": [], "gob": []}
     for _ in range(rounds):
         for codec in p50s:
-            with bench.python_server("minirpc", cpu_id, codec) as srv:
+            with bench.python_server("minirpc", codec) as srv:
                 with mclient.dial("tcp", srv.address, codec=codec) as client:
                     counter = iter(range(10**9))
 
