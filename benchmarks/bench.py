@@ -658,58 +658,48 @@ def print_table(mode: str, rows: list[Row]) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Encode/decode micro-benchmark: uses codec internals that are being rewritten
+# Encode/decode micro-benchmark: the sans-IO formats alone, no socket
 
 
 def codec_microbench(n: int) -> None:
-    """Print encode/decode µs per request message, or why it was skipped.
-
-    This is the one place that reaches into minirpc's internals (sans-IO codec
-    functions); if they have moved, say so and let the end-to-end rows run."""
-    print("encode/decode of one request message (codec internals):")
-    try:
-        rows = _codec_rows(n)
-    except Exception as e:
-        print(f"  skipped: {type(e).__name__}: {e}")
-        return
-    for codec, enc, dec in rows:
-        print(f"  {codec:5} encode {enc:6.2f} µs   decode {dec:6.2f} µs")
+    """Print µs per message for each format: a request encoded by the client side and
+    decoded by the server side, and the reply the other way (steady state: gob's types sent)."""
+    print("encode/decode of one message by the formats alone (minirpc.format, no socket):")
+    for name, enc, dec, reply_enc, reply_dec in _codec_rows(n):
+        print(f"  {name:5} request encode {enc:5.2f} µs  decode {dec:5.2f} µs   "
+              f"reply encode {reply_enc:5.2f} µs  decode {reply_dec:5.2f} µs")
 
 
-def _codec_rows(n: int) -> list[tuple[str, float, float]]:
-    from minirpc import jsonrpc
-    from minirpc.codec import Request
+def _codec_rows(n: int) -> list[tuple]:
+    from minirpc.codec import FORMATS
+    from minirpc.format import Request, Response
 
-    request, args = Request("Arith.Add", 7), Args(7, 8)
-    data = jsonrpc.encode_request(request, args)
+    number, rows = max(1000, n * 10), []
+    for name, fmt in sorted(FORMATS.items(), reverse=True):  # json, then gob
+        client, server = fmt.client(1 << 20), fmt.server(1 << 20)
+        request, args = Request("Arith.Add", 7), Args(7, 8)
+        server.receive_data(client.encode(request, args))  # the first message carries gob's types
+        first = server.next_message()
+        server.decode_body(first, Args)
+        client.receive_data(server.encode(Response("Arith.Add", first.header.seq), 15, int))
+        client.decode_body(client.next_message(), int)
+        data = client.encode(request, args)
 
-    def json_decode():
-        method, _, params = jsonrpc.parse_request(json.loads(data))
-        return jsonrpc.params_to_args(params, Args)
+        def decode_request():
+            server.receive_data(data)
+            return server.decode_body(server.next_message(), Args)
 
-    number = max(1000, n * 10)
-    rows = [("json", _us(lambda: jsonrpc.encode_request(request, args), number), _us(json_decode, number))]
-    try:
-        from minirpc import gob, gobrpc
-    except ImportError:
-        return rows
-    header = gobrpc.Request(request.service_method, request.seq)
-    encoder, decoder = gob.Encoder(), gob.Decoder()
-    first = encoder.encode(header) + encoder.encode(args)  # carries the type definitions
-    decoder.feed(first)
-    decoder.decode(gobrpc.Request), decoder.decode(Args)
-    data = encoder.encode(header) + encoder.encode(args)  # what every later request looks like
-    length, start = gob.get_uint(data, 0)
-    header_payload = data[start:start + length]
-    rest = data[start + length:]
-    length, start = gob.get_uint(rest, 0)
-    body_payload = rest[start:start + length]
+        def encode_reply():
+            return server.encode(Response("Arith.Add", first.header.seq), 15, int)
 
-    def gob_decode():
-        decoder.read_message(header_payload, gobrpc.Request)
-        return decoder.read_message(body_payload, Args)
+        reply = encode_reply()
 
-    rows.append(("gob", _us(lambda: encoder.encode(header) + encoder.encode(args), number), _us(gob_decode, number)))
+        def decode_reply():
+            client.receive_data(reply)
+            return client.decode_body(client.next_message(), int)
+
+        rows.append((name, _us(lambda: client.encode(request, args), number), _us(decode_request, number),
+                     _us(encode_reply, number), _us(decode_reply, number)))
     return rows
 
 

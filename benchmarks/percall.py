@@ -5,8 +5,8 @@
     python benchmarks/percall.py latency   # pinned p50 of minirpc json/gob tcp, interleaved runs
     python benchmarks/percall.py loop --codec gob --n 2000   # just run calls (for valgrind)
 
-``cpu`` runs a whole call -- ``Client._send``, the server's ``_read_request``
-and ``_run``, ``Client._read_until`` -- on one thread over a socketpair, so no
+``cpu`` runs a whole call -- ``Client._send``, the server's ``serve_request``
+(read, run, reply), ``Client._read_until`` -- on one thread over a socketpair, so no
 thread or process switch is timed: what is left is the Python work of both
 sides plus the send/recv syscalls.  It also times the client's and the
 server's share separately.  ``--profile`` prints a cProfile of the gob loop.
@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE))
 
 import bench  # noqa: E402
 from minirpc import client as mclient  # noqa: E402
-from minirpc import net as mnet  # noqa: E402
+from minirpc import codec as mcodec  # noqa: E402
 from minirpc import server as mserver  # noqa: E402
 from minirpc.examples import Args  # noqa: E402
 
@@ -48,10 +48,10 @@ from minirpc.examples import Args  # noqa: E402
 def one_thread_loop(codec: str):
     """A function running one whole call on this thread; returns (client ns, server ns)."""
     a, b = socket.socketpair()
-    client = mclient.Client(mnet.client_codec(codec, a))
+    client = mclient.Client(mcodec.client_codec(codec, a))
     server = mserver.Server()
     server.register(bench.Arith())
-    connection = mserver._Connection(mnet.server_codec(codec, b), lambda c: None)
+    server_codec = mcodec.server_codec(codec, b)
     clock = time.perf_counter_ns
     counter = iter(range(10**9))
 
@@ -60,7 +60,7 @@ def one_thread_loop(codec: str):
         t0 = clock()
         pending = client._send(mclient.Call(client, "Arith.Add", Args(i, 1), int))
         t1 = clock()
-        server._run(connection, *server._read_request(connection))
+        server.serve_request(server_codec)
         t2 = clock()
         client._read_until(pending)
         t3 = clock()

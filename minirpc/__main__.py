@@ -49,7 +49,7 @@ import time
 import traceback
 import typing
 
-from . import net
+from .codec import DEFAULT_FORMAT, FORMATS
 from .client import dial
 from .errors import ConnectionLost, ProtocolError, RegistrationError, ServerError
 from .http import HTTPTunnelError, bearer_headers, bearer_token, dial_http, start_http
@@ -206,8 +206,8 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (serve, call):
         sub.add_argument("--http", action="store_true",
                          help="speak through an HTTP CONNECT tunnel, as Go's rpc.HandleHTTP/DialHTTP")
-        sub.add_argument("--codec", choices=sorted(net.CODECS),
-                         help=f"wire format (default {net.DEFAULT_CODEC}, as Go)")
+        sub.add_argument("--codec", choices=sorted(FORMATS),
+                         help=f"wire format (default {DEFAULT_FORMAT}, as Go)")
         sub.add_argument("--token",
                          help="with --http: the bearer token the server demands / the client sends "
                               "(default: $MINIRPC_TOKEN when --http is given; other users cannot see it in `ps`)")
@@ -541,7 +541,7 @@ class Worker:
 def _call(options) -> int:
     args = _json_args(options)
     context = _client_tls(options.cafile) if options.cafile else None
-    target = Target(options.address, Setting(bool(context), options.http, options.codec or net.DEFAULT_CODEC),
+    target = Target(options.address, Setting(bool(context), options.http, options.codec or DEFAULT_FORMAT),
                     context, options.token, options.token_source)
     start = time.monotonic()
     deadline = start + options.timeout
@@ -720,7 +720,7 @@ class Probe:
     def __init__(self, target: Target):
         self.target = target
         self.settings = [Setting(tls, http, codec) for tls in (False, True) for http in (False, True)
-                         for codec in sorted(net.CODECS)]
+                         for codec in sorted(FORMATS)]
         self.answers: dict[Setting, tuple[str, str] | None] = {}  # setting -> (kind, detail), or None
         self.reachable: bool | OSError | None = None  # did a bare TCP connection open?
         self.changed = threading.Condition()

@@ -182,7 +182,7 @@ def services(tmp_path):
         "        time.sleep(seconds)\n"
         "        return seconds\n"
         "class NoMethods:\n"
-        "    def lower(self, x):\n"
+        "    def Lower(self, x):\n"
         "        return x\n"
         "class NeedsArgs:\n"
         "    def __init__(self, name):\n"
@@ -630,7 +630,7 @@ def test_a_module_whose_import_fails_says_where(services):
 
 def test_a_class_with_no_suitable_methods_says_why(services):
     one_line_error(minirpc("serve", "services:NoMethods", env=services), 1,
-                   "no exported methods of suitable type", "NoMethods.lower: argument 'x' has no type annotation",
+                   "no exported methods of suitable type", "NoMethods.Lower: argument 'x' has no type annotation",
                    "def Multiply(self, args: Args) -> int")
 
 

@@ -28,8 +28,7 @@ from typing import Any
 from ..errors import GobError
 from ..format import DEFAULT_MAX_MESSAGE, NEED_DATA
 from ..values import FLOAT32_MAX
-from .encoder import Mismatch
-from .types import (BOOTSTRAP, BUILTIN_IDS, BUILTIN_NAMES, FIRST_USER_ID, INTERFACE, WIRE_TYPE, GoType, WireType,
+from .types import (BOOTSTRAP, BUILTIN_IDS, BUILTIN_NAMES, FIRST_USER_ID, INTERFACE, WIRE_TYPE, GoType, Mismatch, WireType,
                     go_type, wire_type_from_plain)
 
 DEFAULT_MAX_DEPTH = 100  # Go allows 10000; Python's stack is smaller

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import GobError
 from ..values import FLOAT32_MAX
-from .types import FIRST_USER_ID, GoType, WireType, go_type, infer_go_type
+from .types import FIRST_USER_ID, GoType, Mismatch, WireType, go_type, infer_go_type
 
 # ---------------------------------------------------------------- numbers
 
@@ -80,21 +80,6 @@ def definition(t: WireType) -> bytes:
     out = bytearray()
     put_uint(out, len(payload))
     return bytes(out + payload)
-
-
-# ---------------------------------------------------------------- values that do not fit
-
-
-class Mismatch(GobError):
-    """A value or wire type that does not fit; ``path`` says where (filled in on the way up)."""
-
-    def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
-        self.path: list[str] = []
-
-    def where(self, top: str) -> str:
-        return top + "".join(p if p.startswith("[") else "." + p for p in self.path)
 
 
 def _wrong(want: str, v) -> Mismatch:

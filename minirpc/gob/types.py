@@ -224,6 +224,21 @@ def _one_type(values, what) -> GoType:
     return specs.pop()
 
 
+# ---------------------------------------------------------------- values that do not fit their type
+
+
+class Mismatch(GobError):
+    """A value or wire type that does not fit; ``path`` says where (filled in on the way up)."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+        self.path: list[str] = []
+
+    def where(self, top: str) -> str:
+        return top + "".join(p if p.startswith("[") else "." + p for p in self.path)
+
+
 # ---------------------------------------------------------------- the wire's own description of types
 
 

@@ -46,6 +46,10 @@ JSONRPC_TESTS = ["TestServerNoParams", "TestServerEmptyMessage", "TestServer", "
                  "TestMalformedInput", "TestMalformedOutput", "TestServerErrorHasNullResult", "TestUnexpectedError"]
 SUITE = [("rpc", name) for name in RPC_TESTS + RPC_BENCHMARKS] + [("jsonrpc", name) for name in JSONRPC_TESTS]
 SUITE_IDS = [f"{package}/{name}" for package, name in SUITE]
+# Where minirpc goes further than Go, on purpose: a reply gob cannot encode is answered with an
+# error (TestGobErrorIsAnswered) where Go's server closes the connection (TestGobError).
+MINIRPC_SUITE = [(p, "TestGobErrorIsAnswered" if n == "TestGobError" else n) for p, n in SUITE]
+MINIRPC_IDS = [f"{package}/{name}" for package, name in MINIRPC_SUITE]
 
 GO_TIMEOUT = "10s"  # -test.timeout: Go panics with a stack dump if a test hangs
 BENCHTIME = "200x"  # each benchmark makes 200 calls (plus 1 in its trial run): a smoke check, no timing
@@ -357,7 +361,7 @@ def run_go_test(binary: Path, name: str, addresses: dict[str, str]) -> None:
         pytest.fail(f"Go's {name} failed (exit status {done.returncode}):\n{done.stdout}{done.stderr}", pytrace=False)
 
 
-@pytest.mark.parametrize("package, name", SUITE, ids=SUITE_IDS)
+@pytest.mark.parametrize("package, name", MINIRPC_SUITE, ids=MINIRPC_IDS)
 def test_go_test_against_minirpc(binaries, package, name):
     with minirpc_servers() as addresses:
         run_go_test(binaries[package], name, addresses)

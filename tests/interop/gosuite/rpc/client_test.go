@@ -54,3 +54,28 @@ func TestGobError(t *testing.T) {
 	fmt.Printf("%#v\n", reply)
 	client.Close()
 }
+
+// TestGobErrorIsAnswered is not Go's: it is what minirpc does where Go's
+// server closes the connection (TestGobError above). minirpc encodes a reply
+// before writing a byte of it, so when the body cannot be encoded it sends an
+// error reply instead, and the connection goes on serving. Run against minirpc
+// only (test_go_suite.py says so); TestGobError runs against Go's server.
+func TestGobErrorIsAnswered(t *testing.T) {
+	once.Do(startServer)
+	client, err := Dial("tcp", serverAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	var reply Reply
+	err = client.Call("S.Recv", &struct{}{}, &reply)
+	want := "rpc: cannot encode reply: gob: type R has no exported fields"
+	if err == nil || err.Error() != want {
+		t.Fatalf("expected %q, got %v", want, err)
+	}
+	args := &Args{7, 8}
+	if err := client.Call("Arith.Add", args, &reply); err != nil || reply.C != 15 {
+		t.Fatalf("the connection should still serve: Add(7, 8) = %v, %v", reply, err)
+	}
+}
+
