@@ -15,6 +15,7 @@ import importlib.util
 import io
 import json
 import os
+import shutil
 import sys
 import time
 from contextlib import redirect_stdout
@@ -36,7 +37,7 @@ def _load(name: str):
 
 grade = _load("grade")
 LABS = grade.load_labs(EXERCISES)
-LAB1 = "01-first-service"
+LAB1, LAB3, LAB4, LAB6 = "01-first-service", "03-handshake-by-hand", "04-fan-out-fan-in", "06-measure-it"
 LAB_DIRS = {p.parent.name: p.parent for p in EXERCISES.glob("*/solution.ipynb")}
 
 
@@ -148,6 +149,28 @@ SUBMISSIONS = {
     "writes_files": lambda: _prepend(_student(), (
         "import os\nopen('lab.ipynb', 'w').write('overwritten')\nopen('written-by-kernel.txt', 'w').write(os.getcwd())")),
     "floods_output": lambda: _prepend(_student(), "print('x' * 5_000_000)"),
+    # wrong solutions that only fit the shape of the old checks
+    "lab1_client_side_cache": lambda: _replace_answer(_solution(), "client_functions", (
+        "_cache = {}\n\ndef remember(client, key, value):\n    _cache[key] = value\n\n"
+        "def recall(client, key, default=None):\n    return _cache.get(key, default)\n\n"
+        "def rename(client, old, new):\n    _cache[new] = _cache.pop(old)\n"), keep=("check_kv_local", "check_registered")),
+    "lab3_buffered_handshake": lambda: _replace_answer(_solution(LAB3), "tunnel", (
+        "def open_tunnel(address, path='/_goRPC_'):\n    sock = socket.create_connection(address, timeout=5)\n"
+        "    sock.sendall(f'CONNECT {path} HTTP/1.0\\n\\n'.encode())\n    rfile = sock.makefile('rb')\n"
+        "    first = rfile.readline().decode().strip()\n    rfile.readline()\n"
+        "    if first != 'HTTP/1.0 200 Connected to Go RPC':\n        sock.close()\n"
+        "        raise ConnectionError(f'unexpected HTTP response: {first}')\n    sock.settimeout(None)\n    return sock\n"),
+        keep=("check_raw_calls",)),
+    "lab4_hard_coded": lambda: _replace_answer(_solution(LAB4), "fan_out", (
+        "def fan_out(clients, method, args, timeout):\n"
+        "    return {n: minirpc.CallTimeout('x') if n == 'slow' else minirpc.ConnectionLost('x') if n == 'dead'\n"
+        "            else f'{n}:{args.word}' for n in clients}\n"), keep=("check_merge", "check_first_reply")),
+    "lab6_fake_plot": lambda: _replace_answer(_solution(LAB6), "plot", (
+        "PERCENTILES = [50, 75, 90, 95, 99, 99.9, 100]\n\ndef slow_calls(samples, threshold_ms):\n"
+        "    return sum(1 for s in samples if s > threshold_ms)\n\ndef plot_percentiles(results):\n"
+        "    fig, ax = plt.subplots()\n    for name in results:\n        ax.plot([1, 2, 3], [1, 10, 100], label=name)\n"
+        "    ax.set_yscale('log'); ax.set_ylabel('ms'); ax.legend()\n    return fig\n"),
+        keep=("check_percentiles", "check_measure")),
     # reading the answer from the teacher's copy (cannot be stopped in-process: must be flagged)
     "reads_solution": lambda: _prepend(_student(), (
         "import json, minirpc, pathlib\n"
@@ -156,6 +179,22 @@ SUBMISSIONS = {
         "    if _c['metadata'].get('nbgrader', {}).get('solution'):\n"
         "        exec(''.join(_c['source']))")),
 }
+
+
+def _replace_answer(nb, gid, source, keep=()):
+    """The solution with one answer cell replaced; ``keep`` names the checks that still pass."""
+    for cell in nb.cells:
+        if grade.grade_id(cell) == gid:
+            cell.source = source
+    nb.metadata["expected_passes"] = list(keep)
+    return nb
+
+
+def _silenced(lab):
+    nb = _student(lab)
+    if all(shutil.which(t) for t in LABS[lab].requires):
+        return _prepend(nb, SILENCE)
+    return nb
 
 
 def _fake_outputs(nb):
@@ -253,6 +292,9 @@ def _sys_exit_inside(nb):
     return nb
 
 
+SUBMISSIONS.update({f"silenced-{lab}": (lambda lab=lab: _silenced(lab)) for lab in LABS})
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Grade every submission above in one batch; {name: Result}."""
@@ -284,9 +326,10 @@ def test_the_unsolved_notebook_scores_zero(graded):
     assert graded["stub"].points == 0 and graded["stub"].max_points == FULL
 
 
-PARTLY_SOLVED = ("answer_cell_deleted", "sleeps_forever", "ignores_interrupt", "os_exit")
+PARTLY_SOLVED = ("answer_cell_deleted", "sleeps_forever", "ignores_interrupt", "os_exit", "lab1_client_side_cache",
+                 "lab3_buffered_handshake", "lab4_hard_coded", "lab6_fake_plot")
 CHEATS = [name for name in SUBMISSIONS
-          if name not in ("solved", "stub", "lab_metadata_stripped_solved", "reads_solution", *PARTLY_SOLVED)]
+          if not name.startswith("silenced-") and name not in ("solved", "stub", "lab_metadata_stripped_solved", "reads_solution", *PARTLY_SOLVED)]
 
 
 @pytest.mark.parametrize("name", CHEATS)
@@ -295,6 +338,22 @@ def test_a_trick_earns_nothing(graded, name):
     assert result.points == 0, [(c.grade_id, c.passed, c.why) for c in result.checks]
     if not result.status.startswith("refused"):
         assert result.max_points == FULL, "the points come from the teacher's copy"
+
+
+WRONG = ["lab1_client_side_cache", "lab3_buffered_handshake", "lab4_hard_coded", "lab6_fake_plot"]
+
+
+@pytest.mark.parametrize("name", WRONG)
+def test_a_wrong_solution_fails_the_check_of_its_skill(graded, name):
+    result = graded[name]
+    expected = nbformat.read(result.path, as_version=4).metadata["expected_passes"]
+    assert [c.grade_id for c in result.checks if c.passed] == expected, [(c.grade_id, c.why) for c in result.checks]
+
+
+@pytest.mark.parametrize("lab", sorted(LABS))
+def test_one_pasted_line_that_hides_errors_earns_nothing_in_any_lab(graded, lab):
+    result = graded[f"silenced-{lab}"]
+    assert result.points == 0 and result.max_points == LABS[lab].max_points, result.checks
 
 
 @pytest.mark.parametrize("name", ["custom_exc", "fake_token", "runtime_replaced", "input_transformer", "ast_transformer"])
