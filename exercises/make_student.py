@@ -83,7 +83,8 @@ def strip_code(source: str) -> str:
             message = STUB + (" -- HINT: " + " ".join(hints) if hints else "")
             out.append(indent + "# YOUR CODE HERE")
             out.extend(indent + "# HINT: " + hint for hint in hints)
-            out.append(indent + f"raise NotImplementedError({message!r})")
+            literal = '"' + message.replace("\\", "\\\\").replace('"', '\\"') + '"'  # as nbgrader writes it
+            out.append(indent + f"raise NotImplementedError({literal})")
             region = None
         elif region is not None:
             region.append(line)
@@ -95,7 +96,15 @@ def strip_code(source: str) -> str:
 
 
 def strip_markdown(source: str) -> str:
-    source = re.sub(rf"\n*{_BEGIN_KEY}.*?{_END_KEY}\n?", "", source, flags=re.S)
+    kept, in_key = [], False
+    for line in source.split("\n"):  # line by line, as nbgrader's ClearMarkScheme does
+        if line.strip() == _BEGIN_KEY:
+            in_key = True
+        elif line.strip() == _END_KEY:
+            in_key = False
+        elif not in_key:
+            kept.append(line)
+    source = "\n".join(kept)
     return re.sub(rf"{_BEGIN}.*?{_END}", "YOUR ANSWER HERE", source, flags=re.S)
 
 

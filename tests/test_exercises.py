@@ -134,7 +134,7 @@ def test_the_stub_names_the_hint_from_the_solution_region():
     source = "def f():\n    ### BEGIN SOLUTION\n    # HINT: add one\n    return 1\n    ### END SOLUTION\n"
     assert make_student.strip_code(source) == (
         "def f():\n    # YOUR CODE HERE\n    # HINT: add one\n"
-        "    raise NotImplementedError('not implemented yet -- HINT: add one')\n")
+        "    raise NotImplementedError(\"not implemented yet -- HINT: add one\")\n")
 
 
 def test_hidden_tests_are_removed():

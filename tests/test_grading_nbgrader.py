@@ -46,11 +46,13 @@ GRADABLE = [name for name, lab in LABS.items() if all(shutil.which(t) for t in l
 
 _SCRIPT = textwrap.dedent('''
     import json, os, shutil, sys
-    from nbgrader.apps import NbGraderAPI
+    from nbgrader.apps import NbGrader, NbGraderAPI
     from nbgrader.api import Gradebook
     root, labs = sys.argv[1], sys.argv[2:]
     os.chdir(root)
-    api = NbGraderAPI()
+    app = NbGrader()
+    app.initialize([])  # reads nbgrader_config.py from the course folder, as the command line does
+    api = NbGraderAPI(config=app.config)
     report = {}
     for lab in labs:
         made = api.generate_assignment(lab, force=True, create=True)
