@@ -92,6 +92,12 @@ def course(tmp_path_factory):
     return root, json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def test_every_lab_is_graded_here_when_ci_requires_go():
+    skipped = sorted(set(LABS) - set(GRADABLE))
+    if skipped and os.environ.get("MINIRPC_REQUIRE_GO") == "1":
+        pytest.fail(f"MINIRPC_REQUIRE_GO=1 but these labs cannot run here: {skipped}")
+
+
 def _auto(scores, lab, student):
     """nbgrader's scores for the lab's checks (a written answer, graded by hand, is left out)."""
     return {gid: score for gid, score in scores[f"{lab}/{student}"].items() if gid in _code_checks(lab)}
