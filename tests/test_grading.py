@@ -509,3 +509,21 @@ def test_each_student_gets_a_feedback_page_with_the_checks_output(teacher_run):
     assert f"{FULL:g} of {FULL:g} points" in ada and "✓ Put then Get returns the value" in ada
     assert "0 of" in bob and "NotImplementedError" in bob
     assert grade.MIME not in ada and "token" not in bob.lower().split("</style>")[-1]
+
+
+# -- a check that waits forever fails on its own, and says where ------------------------------------------------
+
+def test_a_check_that_waits_forever_fails_at_its_time_limit_and_says_where(tmp_path):
+    nb = _solution(LAB3)
+    for cell in nb.cells:
+        if grade.grade_id(cell) == "tunnel":  # waits for a CRLF blank line that never comes
+            cell.source = cell.source.replace(
+                'while not (answer.endswith(b"\\n\\n") or answer.endswith(b"\\r\\n\\r\\n")):',
+                'while not answer.endswith(b"\\r\\n\\r\\n"):').replace("timeout=5", "timeout=None")
+    nbformat.write(nb, tmp_path / "lab.ipynb")
+    started = time.monotonic()
+    result = grade.grade(tmp_path / "lab.ipynb", LABS, tmp_path, cell_seconds=60)
+    why = {c.grade_id: c.why for c in result.checks}
+    assert "no result after 10 s (your code was still waiting in open_tunnel, line" in why["check_tunnel"], why
+    assert result.points == 0 and time.monotonic() - started < 150
+    assert result.status in ("ok", "timeout in check_raw_calls (60 s)"), result.status  # a cell of many such checks
