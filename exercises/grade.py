@@ -105,13 +105,18 @@ class Lab:
         return sum(c.points for c in self.checks)
 
 
-def load_labs(labs_dir: Path = HERE) -> dict[str, Lab]:
-    """Every lab under ``labs_dir`` (a folder holding a solution.ipynb), read into memory."""
+def _make_student():
     sys.path.insert(0, str(HERE))
     try:
         import make_student
     finally:
         sys.path.remove(str(HERE))
+    return make_student
+
+
+def load_labs(labs_dir: Path = HERE) -> dict[str, Lab]:
+    """Every lab under ``labs_dir`` (a folder holding a solution.ipynb), read into memory."""
+    make_student = _make_student()
     labs = {}
     for path in sorted(labs_dir.glob("*/solution.ipynb")):
         solution = nbformat.read(path, as_version=4)
@@ -758,8 +763,12 @@ def feedback_notebook(r: Result) -> nbformat.NotebookNode:
         lines += [f"* `{f.cell}` line {f.line}: `{f.text}` ({f.why})" for f in r.flags]
     nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(r.graded.metadata) if r.graded else {})
     nb.cells = [nbformat.v4.new_markdown_cell("\n".join(lines))]
+    make_student = _make_student()
     for cell in (r.graded.cells if r.graded else []):
         cell = copy.deepcopy(cell)
+        if not is_answer(cell) and not cell.metadata.get("minirpc_added"):  # no hidden tests, no answer keys
+            cell.source = (make_student.strip_code(cell.source) if cell.cell_type == "code"
+                           else make_student.strip_markdown(cell.source))
         if is_check(cell) and not any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
             c = next((c for c in r.checks if c.grade_id == grade_id(cell)), None)
             if c is not None and not c.passed:

@@ -511,6 +511,13 @@ def test_each_student_gets_a_feedback_page_with_the_checks_output(teacher_run):
     assert grade.MIME not in ada and "token" not in bob.lower().split("</style>")[-1]
 
 
+def test_the_feedback_page_shows_no_hidden_test_and_no_answer_key(teacher_run):
+    _, out, _ = teacher_run
+    page = (out / "feedback" / "bob" / "lab1.html").read_text()
+    assert "fifty concurrent Puts" not in page and "BEGIN HIDDEN TESTS" not in page
+    assert "Answer key" in page and "MARK SCHEME" not in page and "dummy argument" not in page
+
+
 # -- a check that waits forever fails on its own, and says where ------------------------------------------------
 
 def test_a_check_that_waits_forever_fails_at_its_time_limit_and_says_where(tmp_path):
