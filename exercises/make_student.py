@@ -3,21 +3,29 @@
     python exercises/make_student.py           # (re)write every student.ipynb
     python exercises/make_student.py --check   # exit 1 if any is out of date
 
-The markers are nbgrader's, so nbgrader can use the sources as they are:
+The markers are nbgrader's, so nbgrader can use the sources as they are, and
+its release is this file's student copy (with ``exercises/nbgrader_config.py``'s
+stub, nbgrader's ``generate_assignment`` makes the same cells):
 
 * ``### BEGIN SOLUTION`` .. ``### END SOLUTION`` in a code cell becomes a stub
-  at the same indentation; ``# HINT: ...`` lines inside the region become the
-  stub's comment and message::
+  at the same indentation::
 
       # YOUR CODE HERE
-      # HINT: keep the pairs in a dict
-      raise NotImplementedError("not implemented yet -- HINT: keep the pairs in a dict")
+      raise NotImplementedError("not implemented yet")
 
-  In a markdown cell the region becomes "YOUR ANSWER HERE".
-* ``### BEGIN HIDDEN TESTS`` .. ``### END HIDDEN TESTS`` is removed.
+  Hints go *outside* the region (a ``# HINT:`` comment above it, and the task
+  text: a first hint, then a second one in a collapsed ``<details>``), so both
+  tools keep them.  (Older labs put ``# HINT:`` lines inside the region: they
+  become the stub's comment and message.)  In a markdown cell the region
+  becomes "YOUR ANSWER HERE".
+* ``### BEGIN HIDDEN TESTS`` .. ``### END HIDDEN TESTS`` is removed, and so is
+  ``### BEGIN MARK SCHEME`` .. ``### END MARK SCHEME`` (the teacher's answer
+  key in a markdown cell).
 * Every output and execution count is cleared.  Check cells (tag ``check``)
   get the tag ``raises-exception``, so "Run All" shows every failing check
-  instead of stopping at the first.
+  instead of stopping at the first.  Cells nbgrader calls ``locked`` (checks,
+  the check helper, set-up code) are made read-only and undeletable, as
+  nbgrader's release does.
 
 Each solution's cell tagged ``labcheck`` is first refreshed from
 ``exercises/labcheck.py``, so every lab carries the same check helper and a
@@ -37,12 +45,21 @@ HERE = Path(__file__).resolve().parent
 STUB = "not implemented yet"
 _BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
 _BEGIN_HIDDEN, _END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+_BEGIN_KEY, _END_KEY = "### BEGIN MARK SCHEME", "### END MARK SCHEME"
+# Labs whose notebooks wait for a rewrite (lab 2: the new sans-IO codec interface, issue 13): left exactly as
+# they are, neither refreshed nor regenerated, until the rewrite lands.  Remove a lab from here with its rewrite.
+PENDING_REWRITE = {"02-write-a-codec"}
 _HINT = re.compile(r"^\s*#\s*HINT:\s*(.*)$")
 
 
 def labs(root: Path = HERE) -> list[Path]:
     """Every lab folder: one that holds a solution.ipynb."""
     return sorted(p.parent for p in root.glob("*/solution.ipynb"))
+
+
+def maintained(root: Path = HERE) -> list[Path]:
+    """The labs this generator keeps up to date (all but those in PENDING_REWRITE)."""
+    return [lab for lab in labs(root) if lab.name not in PENDING_REWRITE]
 
 
 def strip_code(source: str) -> str:
@@ -66,7 +83,8 @@ def strip_code(source: str) -> str:
             message = STUB + (" -- HINT: " + " ".join(hints) if hints else "")
             out.append(indent + "# YOUR CODE HERE")
             out.extend(indent + "# HINT: " + hint for hint in hints)
-            out.append(indent + f"raise NotImplementedError({message!r})")
+            literal = '"' + message.replace("\\", "\\\\").replace('"', '\\"') + '"'  # as nbgrader writes it
+            out.append(indent + f"raise NotImplementedError({literal})")
             region = None
         elif region is not None:
             region.append(line)
@@ -78,6 +96,15 @@ def strip_code(source: str) -> str:
 
 
 def strip_markdown(source: str) -> str:
+    kept, in_key = [], False
+    for line in source.split("\n"):  # line by line, as nbgrader's ClearMarkScheme does
+        if line.strip() == _BEGIN_KEY:
+            in_key = True
+        elif line.strip() == _END_KEY:
+            in_key = False
+        elif not in_key:
+            kept.append(line)
+    source = "\n".join(kept)
     return re.sub(rf"{_BEGIN}.*?{_END}", "YOUR ANSWER HERE", source, flags=re.S)
 
 
@@ -95,6 +122,10 @@ def make_student(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 cell.metadata["tags"] = tags + ["raises-exception"]
         elif cell.cell_type == "markdown":
             cell.source = strip_markdown(cell.source)
+        nbgrader = cell.metadata.get("nbgrader", {})
+        if nbgrader.get("locked") and not nbgrader.get("solution"):
+            cell.metadata["editable"] = False
+            cell.metadata["deletable"] = False
     nb.metadata.pop("widgets", None)
     return nb
 
@@ -116,7 +147,7 @@ def dumps(nb: nbformat.NotebookNode) -> str:
 def main(argv: list[str]) -> int:
     check_only = "--check" in argv
     stale = []
-    for lab in labs():
+    for lab in maintained():
         solution_path, student_path = lab / "solution.ipynb", lab / "student.ipynb"
         solution = nbformat.read(solution_path, as_version=4)
         if sync_labcheck(solution):

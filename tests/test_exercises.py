@@ -7,7 +7,9 @@ pyproject's addopts.  These tests cover the rest of the promise:
 * in a student notebook every check fails, and fails *because of a stub*
   (NotImplementedError, or the check's own CheckFailed feedback), while
   every other cell runs cleanly;
-* exercises/grade.py scores a solved notebook full marks and a stub zero.
+* the grader's checks fail on a stub for the stub's reason, through grade.py
+  itself (tests/test_grading.py covers the grader; test_grading_nbgrader.py
+  nbgrader).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import io
+import os
 import shutil
 import sys
 from contextlib import redirect_stdout
@@ -38,6 +41,7 @@ make_student = _load("make_student")
 grade = _load("grade")
 labcheck = _load("labcheck")
 LABS = make_student.labs(EXERCISES)
+LAB_MATERIAL = grade.load_labs(EXERCISES)
 LAB_IDS = [lab.name for lab in LABS]
 
 
@@ -45,12 +49,14 @@ def _read(path: Path):
     return nbformat.read(path, as_version=4)
 
 
-def test_there_are_at_least_six_labs():
-    assert len(LABS) >= 6, LAB_IDS
+def test_there_are_at_least_seven_labs():
+    assert len(LABS) >= 7, LAB_IDS
 
 
 @pytest.mark.parametrize("lab", LABS, ids=LAB_IDS)
 def test_student_notebook_is_what_the_generator_makes_now(lab):
+    if lab.name in make_student.PENDING_REWRITE:
+        pytest.skip(f"{lab.name} waits for its rewrite (make_student.PENDING_REWRITE): the generator leaves it alone")
     solution = _read(lab / "solution.ipynb")
     assert not make_student.sync_labcheck(copy.deepcopy(solution)), (
         "the labcheck cell differs from exercises/labcheck.py: run python exercises/make_student.py")
@@ -87,77 +93,21 @@ def _failed_because_of_a_stub(output) -> bool:
 
 
 @pytest.mark.parametrize("lab", LABS, ids=LAB_IDS)
-def test_every_check_in_the_student_notebook_fails_because_of_a_stub(lab, tmp_path):
-    nb = _read(lab / "student.ipynb")
-    status = grade.run_notebook(nb, lab, timeout=90)
-    assert status == "ok"
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        errors = [o for o in cell.outputs if o.output_type == "error"]
-        where = f"cell {index}:\n{cell.source[:300]}"
-        if grade.is_check(cell):
-            assert errors, f"this check passes on the stub: {where}"
-            assert _failed_because_of_a_stub(errors[0]), f"{errors[0]['ename']}: {errors[0]['evalue']}\n{where}"
-        else:
-            assert not errors, f"{errors[0]['ename']}: {errors[0]['evalue']}\n{where}"
-
-
-def _grade(root: Path, *args: str) -> str:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert grade.main([str(root), "--timeout", "60", *args]) == 0
-    return out.getvalue()
-
-
-def _row(table: str, name: str) -> list[str]:
-    return next(line.split() for line in table.splitlines() if line.startswith(name))
-
-
-def test_grading_gives_a_solved_notebook_every_check_and_a_stub_none(tmp_path):
-    lab = LABS[0]
-    total = sum(grade.is_check(c) for c in _read(lab / "solution.ipynb").cells)
-    (tmp_path / "ada").mkdir()
-    (tmp_path / "bob").mkdir()
-    shutil.copy(lab / "solution.ipynb", tmp_path / "ada" / "lab.ipynb")
-    shutil.copy(lab / "student.ipynb", tmp_path / "bob" / "lab.ipynb")
-    table = _grade(tmp_path, "--csv", str(tmp_path / "scores.csv"))
-    assert _row(table, "ada/lab.ipynb")[2] == f"{total}/{total}", table
-    assert _row(table, "bob/lab.ipynb")[2] == f"0/{total}", table
-    assert "bob/lab.ipynb  " in table.split("failed checks:")[1]
-    assert (tmp_path / "scores.csv").read_text().count("\n") == 3
-
-
-def test_grading_runs_the_solution_checks_not_the_submitted_ones(tmp_path):
-    lab = LABS[0]
-    nb = _read(lab / "student.ipynb")
-    for cell in nb.cells:
-        if grade.is_check(cell):
-            cell.source = "pass  # a learner 'fixed' the check"
-    nbformat.write(nb, tmp_path / "sneaky.ipynb")
-    assert _row(_grade(tmp_path), "sneaky.ipynb")[2].startswith("0/")
-    assert _row(_grade(tmp_path, "--as-submitted"), "sneaky.ipynb")[2] != _row(_grade(tmp_path), "sneaky.ipynb")[2]
-
-
-def test_grading_counts_a_deleted_check_cell_as_failed(tmp_path):
-    lab = LABS[0]
-    nb = _read(lab / "solution.ipynb")
-    total = sum(grade.is_check(c) for c in nb.cells)
-    nb.cells = [c for c in nb.cells if grade.grade_id(c, 0) != "check_kv_local"]
-    nbformat.write(nb, tmp_path / "short.ipynb")
-    table = _grade(tmp_path)
-    assert _row(table, "short.ipynb")[2] == f"{total - 1}/{total}", table
-    assert "check_kv_local: check cell missing from the notebook" in table
-
-
-def test_grading_stops_a_notebook_at_its_time_limit(tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import time; time.sleep(30)"),
-        nbformat.v4.new_code_cell("pass", metadata={"tags": ["check"]}),
-    ])
-    nbformat.write(nb, tmp_path / "slow.ipynb")
-    row = _row(_grade(tmp_path, "--timeout", "2"), "slow.ipynb")
-    assert row[2] == "0/1" and row[-1] == "timeout", row
+def test_every_check_in_the_student_notebook_fails_because_of_a_stub(lab):
+    result = grade.grade(lab / "student.ipynb", LAB_MATERIAL, lab, cell_seconds=90)
+    if result.status.startswith("not graded"):
+        if os.environ.get("MINIRPC_REQUIRE_GO") == "1":
+            pytest.fail(f"MINIRPC_REQUIRE_GO=1 but {result.status}")
+        pytest.skip(result.status)
+    assert result.status == "ok", result.status
+    for check in result.checks:
+        ename, _, evalue = check.why.partition(": ")
+        assert not check.passed, f"this check passes on the stub: {check.grade_id}"
+        assert _failed_because_of_a_stub({"ename": ename, "evalue": evalue}), f"{check.grade_id}: {check.why}"
+    for index, cell in enumerate(result.graded.cells):
+        if cell.cell_type == "code" and not grade.is_check(cell):
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            assert not errors, f"{errors[0]['ename']}: {errors[0]['evalue']}\ncell {index}:\n{cell.source[:300]}"
 
 
 def test_check_feedback_says_what_was_expected_and_what_came_back():
@@ -187,7 +137,7 @@ def test_the_stub_names_the_hint_from_the_solution_region():
     source = "def f():\n    ### BEGIN SOLUTION\n    # HINT: add one\n    return 1\n    ### END SOLUTION\n"
     assert make_student.strip_code(source) == (
         "def f():\n    # YOUR CODE HERE\n    # HINT: add one\n"
-        "    raise NotImplementedError('not implemented yet -- HINT: add one')\n")
+        "    raise NotImplementedError(\"not implemented yet -- HINT: add one\")\n")
 
 
 def test_hidden_tests_are_removed():
