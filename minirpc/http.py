@@ -182,6 +182,7 @@ class HTTPServer:
         self._lock = threading.Lock()  # protects the two below
         self._connections: set[_HTTPConnection] = set()
         self._servings: list[HTTPServing] = []
+        self.abandoned: list[str] = []  # calls in its tunnels that close() gave up waiting for
 
     # -- routes (Go's Handle and HandleHTTP)
     def handle_rpc(self, path: str, server: Any, codec: CodecChoice = None) -> None:
@@ -214,9 +215,10 @@ class HTTPServer:
         if not any(route.kind == "rpc" for route in self.routes.values()):
             self.close()
 
-    def close(self, timeout: float | None = None) -> list[str]:
+    def close(self, timeout: float | None = None) -> None:
         """Stop every listener, close the connections still speaking HTTP, and the tunnels
-        handed to the RPC servers (their calls get at most ``timeout`` s); returns the calls abandoned."""
+        handed to the RPC servers (their calls get at most ``timeout`` s); the calls abandoned
+        are logged by the servers and listed in ``self.abandoned``."""
         with self._lock:
             servings, self._servings = self._servings, []
             connections = list(self._connections)
@@ -224,11 +226,10 @@ class HTTPServer:
             serving.close_listener()
         for connection in connections:
             connection.close()
-        abandoned = []
+        self.abandoned = []
         for server in {id(r.server): r.server for r in self.routes.values() if r.kind == "rpc"}.values():
-            abandoned += server.close_connections(origin=self, timeout=timeout)
+            self.abandoned += server.close_connections(origin=self, timeout=timeout)
         self.pool.stop()
-        return abandoned
 
     @property
     def closed(self) -> bool:
@@ -301,10 +302,14 @@ class HTTPServing:
             self.http_server.pool.remove(self.listener.fileno())
             net.close(self.listener)
 
-    def close(self, timeout: float | None = None) -> list[str]:
+    def close(self, timeout: float | None = None) -> None:
         """Stop the HTTP server, and the RPC connections it tunnelled into its servers
-        (their running calls get at most ``timeout`` seconds); returns the calls abandoned."""
-        return self.http_server.close(timeout)
+        (their running calls get at most ``timeout`` seconds; see ``abandoned``)."""
+        self.http_server.close(timeout)
+
+    @property
+    def abandoned(self) -> list[str]:
+        return self.http_server.abandoned
 
     def __enter__(self) -> HTTPServing:
         return self

@@ -41,6 +41,8 @@ import math
 import re
 import sys
 import threading
+import types
+import typing
 from typing import Any
 
 from . import values
@@ -197,16 +199,20 @@ class _Values:
         return ProtocolError(f"{self.name}: invalid message: expected a JSON object, got {head!r}")
 
 
-def _get(message: dict, *names: str) -> list:
+def _get(message: dict, names: tuple[str, ...], exact: frozenset) -> list:
     """The values of ``names`` in a decoded object, matching keys as Go does:
     exactly, or else ignoring case (a later key wins)."""
     found = [message.get(name) for name in names]
-    if len(message) > len(names) or any(key not in names for key in message):
+    if not message.keys() <= exact:  # some key is not one of the names exactly: fold case
         for key, value in message.items():
             folded = key.lower()
-            if folded in names and (key == folded or key not in names):
+            if folded in exact and (key == folded or key not in exact):
                 found[names.index(folded)] = value
     return found
+
+
+_REQUEST_KEYS, _RESPONSE_KEYS = ("method", "params", "id"), ("id", "result", "error")
+_EXACT_REQUEST_KEYS, _EXACT_RESPONSE_KEYS = frozenset(_REQUEST_KEYS), frozenset(_RESPONSE_KEYS)
 
 
 # ---------------------------------------------------------------- encoding, as Go's json.Encoder does
@@ -258,7 +264,16 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
-_c_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default).encode
+def _make_c_encode():
+    """Python's C encoder, made once (``JSONEncoder.encode`` makes a new one on every call)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        return json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default).encode
+    encoder = make(None, _default, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+    return lambda value: "".join(encoder(value, 0))
+
+
+_c_encode = _make_c_encode()  # compact, UTF-8 kept, NaN refused; then _go_escapes
 _string = json.encoder.py_encode_basestring  # "text" with Python's escapes, fixed up by _go_escapes
 
 
@@ -282,6 +297,8 @@ def _go_encode(value: Any, out: list) -> None:
                 out.append(",")
             _go_encode(item, out)
         out.append("]")
+    elif isinstance(value, values.LongNumber):  # an id we could not read as a number: echo it as it came
+        out.append(value.digits)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         out.append("{")
         for i, name in enumerate(_field_names(type(value))):
@@ -301,46 +318,75 @@ def _go_key(key: Any) -> str:
 
 
 _PLAIN_TYPES = (type(None), bool, int, str, bytes)
-_SIMPLE: dict[type, bool] = {}  # type -> does the C encoder print it as Go does?
+_SIMPLE: dict[Any, bool] = {}  # class or annotation -> does the C encoder print it as Go does?
 
 
 def _simple(value: Any) -> bool:
-    """True when nothing in ``value`` is a float, a map or unknown (decided per class, once)."""
+    """True when the C encoder prints ``value`` as Go would: no float, no map of two keys or
+    more (Go sorts them), nothing unknown.  Structs are judged by their class, once."""
     cls = type(value)
     if cls in _PLAIN_TYPES:
         return True
+    if cls is list or cls is tuple:
+        return all(map(_simple, value))
+    if cls is dict:
+        return len(value) < 2 and all(map(_simple, value.values()))
     simple = _SIMPLE.get(cls)
     if simple is None:
-        simple = _SIMPLE[cls] = values.is_struct(cls) and all(
-            _simple_type(tp) for tp in values.field_types(cls).values())
+        simple = _SIMPLE[cls] = values.is_struct(cls) and _simple_type(cls)
     return simple
 
 
 def _simple_type(tp: Any, seen: frozenset = frozenset()) -> bool:
-    tp = values.strip_annotated(tp)
-    if tp in _PLAIN_TYPES or tp in seen:
+    """The same, judged from an annotation (cached)."""
+    known = _SIMPLE.get(tp)
+    if known is not None:
+        return known
+    bare = values.strip_annotated(tp)
+    if bare in _PLAIN_TYPES or bare in seen:
         return True
-    if values.is_struct(tp):
-        return all(_simple_type(t, seen | {tp}) for t in values.field_types(tp).values())
-    args = [a for a in getattr(tp, "__args__", ()) if a is not Ellipsis]
-    return getattr(tp, "__origin__", None) in (list, tuple, __import__("typing").Union) and \
-        all(_simple_type(a, seen) for a in args)
+    if values.is_struct(bare):
+        simple = all(_simple_type(t, seen | {bare}) for t in values.field_types(bare).values())
+    else:
+        args = [a for a in typing.get_args(bare) if a is not Ellipsis]
+        simple = typing.get_origin(bare) in (list, tuple, typing.Union, types.UnionType) and \
+            all(_simple_type(a, seen) for a in args)
+    try:
+        _SIMPLE[tp] = simple
+    except TypeError:
+        pass  # an unhashable annotation
+    return simple
 
 
 def encode_value(value: Any) -> str:
     """One JSON value as Go's encoder writes it (no newline)."""
+    return _go_escapes(_encode(value))
+
+
+def _encode(value: Any) -> str:
+    """Go's JSON for ``value``, before ``_go_escapes``: Python's C encoder when it prints
+    the value as Go would (no floats or maps in it), else ``_go_encode``."""
     try:
         if _simple(value):
-            text = _c_encode(value)
-        else:
-            out: list[str] = []
-            _go_encode(value, out)
-            text = "".join(out)
+            return _c_encode(value)
+        out: list[str] = []
+        _go_encode(value, out)
+        return "".join(out)
     except ValueError as e:  # NaN or infinity: Go refuses them too
         raise ValueError(f"json: unsupported value: {e}") from None
     except RecursionError:
         raise ValueError("json: value nested too deeply to encode") from None
-    return _go_escapes(text)
+
+
+def _message(fields: dict, body_type: Any = None) -> bytes:
+    """One whole message, fields in order, as Go's json.Encoder writes it: compact, then a newline.
+    ``body_type`` (the body's declared type, when known) spares looking at every value."""
+    simple = _simple_type(body_type) if body_type is not None else all(map(_simple, fields.values()))
+    if simple and (body_type is None or all(map(_simple, (fields["id"], fields["error"])))):
+        text = _c_encode(fields)  # the usual case: one call into C
+    else:
+        text = "{" + ",".join(f'"{name}":{_encode(value)}' for name, value in fields.items()) + "}"
+    return _utf8(_go_escapes(text) + "\n")
 
 
 def _utf8(text: str) -> bytes:
@@ -369,7 +415,7 @@ class ServerFormat:
         if got is NEED_DATA:
             return got
         value, data = got
-        method, params, id_ = _get(value, "method", "params", "id")
+        method, params, id_ = _get(value, _REQUEST_KEYS, _EXACT_REQUEST_KEYS)
         if type(method) is not str:
             if method is not None:  # Go's decoder refuses it; then the connection ends
                 raise ProtocolError(f"json: cannot unmarshal {_kind(method)} into Go struct field "
@@ -399,12 +445,11 @@ class ServerFormat:
     def encode(self, response: Response, body: Any, body_type: Any = None) -> bytes:
         with self._lock:
             id_ = self._ids.get(response.seq)
-        id_text = id_.digits if isinstance(id_, values.LongNumber) else encode_value(id_)
         if response.error:
-            text = f'{{"id":{id_text},"result":null,"error":{encode_value(response.error)}}}\n'
+            data = _message({"id": id_, "result": None, "error": response.error})
         else:
-            text = f'{{"id":{id_text},"result":{encode_value(body)},"error":null}}\n'
-        data = _utf8(text)
+            result = {} if body is None else body  # no reply: Go's empty struct (null would mean "no result")
+            data = _message({"id": id_, "result": result, "error": None}, body_type)
         with self._lock:  # encoded: only now is the id used up
             self._ids.pop(response.seq, None)
         return data
@@ -421,18 +466,17 @@ class ClientFormat:
         self._methods: dict[int, str] = {}  # seq -> service method, as Go's client keeps it
 
     def encode(self, request: Request, body: Any, body_type: Any = None) -> bytes:
-        text = f'{{"method":{encode_value(request.service_method)},"params":[{encode_value(body)}],' \
-               f'"id":{request.seq}}}\n'
+        data = _message({"method": request.service_method, "params": [body], "id": request.seq})
         with self._lock:
             self._methods[request.seq] = request.service_method
-        return _utf8(text)
+        return data
 
     def next_message(self) -> Any:
         got = self._values.next_value()
         if got is NEED_DATA:
             return got
         value, data = got
-        seq, result, error = _get(value, "id", "result", "error")
+        seq, result, error = _get(value, _RESPONSE_KEYS, _EXACT_RESPONSE_KEYS)
         if seq is None:
             seq = 0  # Go decodes null into its uint64 as 0
         elif type(seq) is not int or seq < 0:

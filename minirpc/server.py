@@ -82,6 +82,7 @@ class Server:
         self._servings: list[Serving] = []
         self._fronts: list[Any] = []  # HTTP servers tunnelling into this one (minirpc.http)
         self._closed = False
+        self.abandoned: list[str] = []  # the calls the last close() gave up waiting for
 
     # -- registration -----------------------------------------------------
 
@@ -209,8 +210,8 @@ class Server:
 
     def close_connections(self, origin: Any = None, timeout: float | None = None) -> list[str]:
         """Close the connections that came from ``origin`` (a Serving, an HTTP server; None:
-        all), and wait for their running methods at most ``timeout`` s; the calls abandoned."""
-        return _drain(self.connections(origin), None if timeout is None else time.monotonic() + timeout)
+        all), and wait for their running methods at most ``timeout`` s; returns the calls abandoned."""
+        return _report(_drain(self.connections(origin), None if timeout is None else time.monotonic() + timeout))
 
     def _forget(self, connection: _Connection) -> None:
         with self._lock:
@@ -226,11 +227,11 @@ class Server:
         for serving in servings:
             serving.sweep()
 
-    def close(self, timeout: float | None = None) -> list[str]:
+    def close(self, timeout: float | None = None) -> None:
         """Stop listening, close every connection (calls still waiting on the other side fail
         at once), wait for the methods still running -- at most ``timeout`` seconds -- and stop
-        the workers.  Returns the calls abandoned because the time ran out
-        ("Arith.Sleep (seq 3)"), which are also logged."""
+        the workers.  The calls abandoned because the time ran out ("Arith.Sleep (seq 3)") are
+        logged, and listed in ``self.abandoned``."""
         with self._lock:
             self._closed = True  # from now on, adopt hangs up at once
             servings, self._servings = self._servings, []
@@ -240,18 +241,22 @@ class Server:
         deadline = None if timeout is None else time.monotonic() + timeout
         abandoned = []
         for serving in servings:
-            abandoned += serving.close(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            abandoned += serving._shut(None if deadline is None else max(0.0, deadline - time.monotonic()))
         abandoned += _drain(self.connections(), deadline)
         self.pool.stop()
-        if abandoned:
-            log.warning("minirpc: server closed with calls still running: %s", ", ".join(abandoned))
-        return abandoned
+        self.abandoned = _report(abandoned)
 
     def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _report(abandoned: list[str]) -> list[str]:
+    if abandoned:
+        log.warning("minirpc: closed with calls still running: %s", ", ".join(abandoned))
+    return abandoned
 
 
 def _drain(connections: list[_Connection], deadline: float | None) -> list[str]:
@@ -578,6 +583,7 @@ class Serving:
         self.server, self.listener, self.ssl_context = server, listener, ssl_context
         self.codec, self.format = codec, wire_format(codec)
         self.closed = False
+        self.abandoned: list[str] = []  # the calls close() gave up waiting for
         self.network = "unix" if isinstance(listener.getsockname(), str) else "tcp"
         self.address = net.format_address(listener.getsockname())
         self._lock = threading.Lock()  # protects _lingering
@@ -643,9 +649,12 @@ class Serving:
             self._paused = False
             self.server.pool.arm(self.listener.fileno(), READ)
 
-    def close(self, timeout: float | None = None) -> list[str]:
+    def close(self, timeout: float | None = None) -> None:
         """Stop accepting, close this listener's connections, and wait for their running
-        methods at most ``timeout`` s; returns the calls abandoned."""
+        methods at most ``timeout`` s; the calls abandoned are logged and in ``self.abandoned``."""
+        self.abandoned = _report(self._shut(timeout))
+
+    def _shut(self, timeout: float | None) -> list[str]:
         with self.server._lock:
             if self.closed:
                 return []

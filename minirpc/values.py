@@ -398,6 +398,10 @@ def _fields(cls: type) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def _dataclass_converter(cls: type) -> Callable[[Any], Any]:
+    fields: dict[str, Callable] = {}  # field name -> its converter, filled on first use
+    folded: dict[str, str] = {}  # lower-case name -> name
+    # (filled lazily: a class may contain itself, and its converter must exist first)
+
     def build(value):
         if type(value) is not dict:
             if isinstance(value, cls):
@@ -405,16 +409,23 @@ def _dataclass_converter(cls: type) -> Callable[[Any], Any]:
             if value is None:
                 return zero_value(cls)
             raise _Mismatch(f"expected an object for type {cls.__name__}, got {type(value).__name__}")
-        types_, folded = _fields(cls)
+        if not fields and not folded:
+            types_, lower = _fields(cls)
+            folded.update(lower)
+            fields.update({name: converter(tp) for name, tp in types_.items()})
         kwargs = {}
         for key, item in value.items():
-            name = key if key in types_ else folded.get(str(key).lower())
-            if name is not None:  # unknown keys are ignored, like Go
-                try:
-                    kwargs[name] = converter(types_[name])(item)
-                except _Mismatch as e:
-                    e.path.append(f".{name}")
-                    raise
+            convert = fields.get(key)
+            if convert is None:
+                name = folded.get(str(key).lower())
+                if name is None:
+                    continue  # unknown keys are ignored, like Go
+                key, convert = name, fields[name]
+            try:
+                kwargs[key] = convert(item)
+            except _Mismatch as e:
+                e.path.append(f".{key}")
+                raise
         try:
             return cls(**kwargs)
         except TypeError as e:  # a field without a default was missing

@@ -102,8 +102,8 @@ def test_nan_cannot_be_encoded_like_go():
         jsonrpc.encode_value({"f": float("nan")})
 
 
-def test_no_reply_is_sent_as_null():
-    assert encode_response(b"3", Response("Store.Put"), None) == b'{"id":3,"result":null,"error":null}\n'
+def test_no_reply_is_sent_as_an_empty_struct_like_go():
+    assert encode_response(b"3", Response("Store.Put"), None) == b'{"id":3,"result":{},"error":null}\n'
 
 
 # -- framing: Go's json.Decoder reads a stream of values --------------------

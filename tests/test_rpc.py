@@ -392,3 +392,23 @@ def test_close_calls_the_codecs_close_even_after_the_reader_failed():
 def test_module_level_functions_use_the_default_server():
     assert minirpc.register == minirpc.DEFAULT_SERVER.register
     assert minirpc.serve_conn == minirpc.DEFAULT_SERVER.serve_conn
+
+
+class Store:
+    def __init__(self):
+        self.items: list[str] = []
+
+    def Put(self, item: str) -> None:  # no reply
+        self.items.append(item)
+
+
+def test_a_method_with_no_reply_answers_none(codec):
+    server, store = minirpc.Server(), Store()
+    server.register(store)
+    try:
+        with server.start(codec=codec) as serving, minirpc.dial(serving.address, codec=codec) as client:
+            assert client.call("Store.Put", "x", reply_type=type(None)) is None
+            assert client.call("Store.Put", "y") in (None, {})  # no type given: Go's empty struct, as plain data
+            assert store.items == ["x", "y"]
+    finally:
+        server.close()

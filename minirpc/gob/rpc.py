@@ -25,6 +25,7 @@ from .decoder import Decoder
 from .encoder import Encoder
 
 __all__ = ["ServerFormat", "ClientFormat", "FORMAT"]
+_NONE = type(None)
 
 
 @dataclass
@@ -95,6 +96,9 @@ class _GobFormat:
     def decode_body(self, message: Message, type: Any) -> Any:
         type_id, raw, pos = message.body
         try:  # the whole body has been read, so the stream stays in step
+            if type is _NONE:  # "no reply" (-> None): whatever was sent, the answer is None
+                self._decoder.read_value(type_id, raw, pos, None)
+                return None
             return self._decoder.read_value(type_id, raw, pos, type)
         except GobError as e:
             raise BodyError(str(e)) from None
@@ -117,7 +121,7 @@ class ServerFormat(_GobFormat):
         return Request(self._header.ServiceMethod, self._header.Seq)
 
     def encode(self, response: Response, body: Any, body_type: Any = None) -> bytes:
-        if response.error:
+        if response.error or body is None:  # no reply: Go's empty struct, as for an error
             body, body_type = InvalidRequest(), None
         saved = self._encoder.checkpoint()  # the header may define a type: undo it if the body fails
         header = self._encoder.encode(GoResponse(response.service_method, response.seq, response.error))
