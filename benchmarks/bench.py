@@ -104,7 +104,7 @@ def start_server(kind: str, codec: str, network: str, address: str) -> str:
     if kind == "toy":
         return toy.serve(address, Arith())
     if kind == "minirpc":
-        server = minirpc.Server()
+        server = minirpc.Server(workers=int(os.environ.get("MINIRPC_BENCH_WORKERS", "32")))
         server.register(Arith())
         return server.start(address, network=network, codec=codec).address
     if kind == "minirpc-http":

@@ -58,13 +58,13 @@ def one_thread_loop(codec: str):
     def call():
         i = next(counter)
         t0 = clock()
-        pending = client._send(mclient.Call(client, "Arith.Add", Args(i, 1), int))
+        pending = client._send(mclient._SyncCall("Arith.Add", Args(i, 1), int))
         t1 = clock()
         server.serve_request(server_codec)
         t2 = clock()
         client._read_until(pending)
         t3 = clock()
-        if pending.result() != i + 1:
+        if pending.reply != i + 1:
             raise AssertionError("wrong reply")
         return (t1 - t0) + (t3 - t2), t2 - t1
 

@@ -94,6 +94,35 @@ class Call(futures.Future):
         return f"<Call {self.service_method} seq={self.seq} {state}>"
 
 
+class _SyncCall:
+    """What a synchronous ``call`` waits on: no Future, only a lock that whoever settles it releases."""
+
+    __slots__ = ("service_method", "args", "reply_type", "seq", "reply", "error", "_unsettled", "_done")
+
+    def __init__(self, service_method: str, args: Any, reply_type: Any):
+        self.service_method, self.args, self.reply_type = service_method, args, reply_type
+        self.seq: int | None = None
+        self.reply, self.error = None, None
+        self._unsettled = threading.Lock()  # taken by the first _settle: a call is settled once
+        self._done = threading.Lock()  # held until the call is settled
+        self._done.acquire()
+
+    def _settle(self, reply: Any = None, error: BaseException | None = None) -> None:
+        if self._unsettled.acquire(blocking=False):
+            self.reply, self.error = reply, error
+            self._done.release()
+
+    def done(self) -> bool:
+        return not self._done.locked()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until settled (at most ``timeout`` seconds); True if it is."""
+        if self._done.acquire(timeout=-1 if timeout is None else timeout):
+            self._done.release()
+            return True
+        return False
+
+
 class Client:
     """Go's ``rpc.Client``: one connection, many calls in flight."""
 
@@ -117,20 +146,21 @@ class Client:
     def call(self, service_method: str, args: Any = None, *, reply_type: Any = None,
              timeout: float | None = None) -> Any:
         """Call and wait for the reply; raise ``ServerError`` etc. on failure."""
-        call = self._send(Call(self, service_method, args, reply_type))
+        call = self._send(_SyncCall(service_method, args, reply_type))
         try:
             if timeout is None:
                 self._read_until(call)
             else:
                 self._want_reader()
-                try:
-                    return call.result(timeout)
-                except futures.TimeoutError:
+                if not call.wait(timeout):
                     self._time_out(call, timeout)
         except BaseException:  # Ctrl-C (or any interruption): this call is abandoned, the client lives on
-            call.cancel()
+            self._forget(call)
+            call._settle(error=CallCancelled("call interrupted"))
             raise
-        return call.result()
+        if call.error is not None:
+            raise call.error
+        return call.reply
 
     def go(self, service_method: str, args: Any = None, *, reply_type: Any = None,
            timeout: float | None = None) -> Call:
@@ -141,7 +171,7 @@ class Client:
         self._want_reader()
         return call
 
-    def _send(self, call: Call) -> Call:
+    def _send(self, call: Any) -> Any:
         with self._sending:
             with self._lock:
                 if self._closing or self._broken:
@@ -156,16 +186,16 @@ class Client:
                 call._settle(error=e)
         return call
 
-    def _forget(self, call: Call) -> None:
+    def _forget(self, call: Any) -> None:
         with self._lock:
             self._pending.pop(call.seq, None)
 
     # -- reading replies ------------------------------------------------
 
-    def _read_until(self, call: Call) -> None:
+    def _read_until(self, call: _SyncCall) -> None:
         """Read replies on this thread until ``call`` is done, if nobody else reads."""
         if not self._reading.acquire(blocking=False):
-            futures.wait([call])  # the reader delivers it, or hands over to the pump
+            call.wait()  # the reader delivers it, or hands over to the pump
             return
         try:
             while not call.done():
@@ -250,7 +280,7 @@ class Client:
 
     # -- timeouts -------------------------------------------------------
 
-    def _time_out(self, call: Call, timeout: float) -> None:
+    def _time_out(self, call: Any, timeout: float) -> None:
         self._forget(call)
         call._settle(error=CallTimeout(f"{call.service_method}: no reply within {timeout:g} s"))
 

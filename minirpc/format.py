@@ -40,8 +40,10 @@ is done by one thread at a time (the stream layer sees to that).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, Union
+
+from .values import Uint
 
 #: The largest message a format accepts by default (Go has no limit; we do).
 DEFAULT_MAX_MESSAGE = 32 * 1024 * 1024
@@ -58,19 +60,20 @@ NEED_DATA = _NeedData()
 
 @dataclass
 class Request:
-    """The header that precedes every request body (Go's ``rpc.Request``)."""
+    """The header that precedes every request body (Go's ``rpc.Request``; a format that
+    sends Go's struct as it is -- gob -- uses the Go names in ``metadata``)."""
 
-    service_method: str = ""  # "Service.Method"
-    seq: int = 0  # chosen by the client, echoed in the Response
+    service_method: str = field(default="", metadata={"go": "ServiceMethod"})  # "Service.Method"
+    seq: Uint = field(default=0, metadata={"go": "Seq"})  # chosen by the client, echoed in the Response
 
 
 @dataclass
 class Response:
     """The header that precedes every response body (Go's ``rpc.Response``)."""
 
-    service_method: str = ""  # echoes the request
-    seq: int = 0  # echoes the request
-    error: str = ""  # "" means success; otherwise the body is meaningless
+    service_method: str = field(default="", metadata={"go": "ServiceMethod"})  # echoes the request
+    seq: Uint = field(default=0, metadata={"go": "Seq"})  # echoes the request
+    error: str = field(default="", metadata={"go": "Error"})  # "" means success; otherwise the body is meaningless
 
 
 class Message:

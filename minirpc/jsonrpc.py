@@ -40,7 +40,6 @@ import json
 import math
 import re
 import sys
-import threading
 import types
 import typing
 from typing import Any
@@ -58,7 +57,7 @@ MAX_DEPTH = 512  # how deeply a message's arrays and objects may nest
 _SPACE = re.compile(rb"[ \t\r\n]*")
 # What the end-of-value scanner must see: brackets, quotes, and escapes (\" is not a quote).
 _TOKENS = re.compile(rb'[][{}"]|\\.', re.S)
-_OPEN, _CLOSE, _QUOTE = frozenset(b"{["), frozenset(b"}]"), ord('"')
+_OPEN, _CLOSE, _QUOTE, _OPEN_BRACE = frozenset(b"{["), frozenset(b"}]"), ord('"'), ord("{")
 
 
 def _refuse_constant(name: str) -> Any:
@@ -122,14 +121,15 @@ class _Values:
 
     def next_value(self) -> Any:
         """(value, its bytes) or NEED_DATA; EOFError/TruncatedMessage at the end."""
-        buffer = self._buffer
-        start = _SPACE.match(buffer, self._pos).end()
+        buffer, start = self._buffer, self._pos
+        if start < len(buffer) and buffer[start] != _OPEN_BRACE:  # whitespace first? skip it
+            start = _SPACE.match(buffer, start).end()
         if start == len(buffer):
             self._pos = start
             if self._eof:
                 raise EOFError()
             return NEED_DATA
-        if buffer[start] != ord("{"):  # a request or a response must be an object: fail at once
+        if buffer[start] != _OPEN_BRACE:  # a request or a response must be an object: fail at once
             raise self._not_an_object(bytes(buffer[start:start + 40]))
         end, value = self._find_end(buffer, start)
         if end < 0:
@@ -145,7 +145,7 @@ class _Values:
             end += 1
         self._pos = end
         self.values_read += 1
-        return value, bytes(memoryview(buffer)[start:end])
+        return value, bytes(buffer) if start == 0 and end == len(buffer) else bytes(buffer[start:end])
 
     def _find_end(self, buffer: bytes, start: int) -> tuple[int, Any]:
         """(where the object at ``start`` ends, its value), or (-1, None) while incomplete."""
@@ -158,9 +158,10 @@ class _Values:
                     value, end = _parse(text, start)
                 except (ValueError, RecursionError):
                     pass  # incomplete, invalid or too deep: the scanner will tell which
-                else:
-                    if text.count("{", start, end) + text.count("[", start, end) > MAX_DEPTH:
-                        self._scan_for_end(buffer, start)  # deep nesting needs many brackets: measure it
+                else:  # too deep? that needs more than MAX_DEPTH brackets: count them, then measure
+                    if end - start > MAX_DEPTH and \
+                            text.count("{", start, end) + text.count("[", start, end) > MAX_DEPTH:
+                        self._scan_for_end(buffer, start)
                     return end, value
         end = self._scan_for_end(buffer, start)
         if end < 0:
@@ -199,16 +200,18 @@ class _Values:
         return ProtocolError(f"{self.name}: invalid message: expected a JSON object, got {head!r}")
 
 
-def _get(message: dict, names: tuple[str, ...], exact: frozenset) -> list:
-    """The values of ``names`` in a decoded object, matching keys as Go does:
+def _get(message: dict, names: tuple[str, str, str], exact: frozenset) -> tuple:
+    """The values of the three ``names`` in a decoded object, matching keys as Go does:
     exactly, or else ignoring case (a later key wins)."""
-    found = [message.get(name) for name in names]
-    if not message.keys() <= exact:  # some key is not one of the names exactly: fold case
-        for key, value in message.items():
-            folded = key.lower()
-            if folded in exact and (key == folded or key not in exact):
-                found[names.index(folded)] = value
-    return found
+    a, b, c = names
+    if message.keys() <= exact:  # the usual case: every key is one of the names, exactly
+        return message.get(a), message.get(b), message.get(c)
+    found = [message.get(a), message.get(b), message.get(c)]
+    for key, value in message.items():
+        folded = key.lower()
+        if folded in exact and (key == folded or key not in exact):
+            found[names.index(folded)] = value
+    return tuple(found)
 
 
 _REQUEST_KEYS, _RESPONSE_KEYS = ("method", "params", "id"), ("id", "result", "error")
@@ -248,19 +251,20 @@ def _go_escapes(text: str) -> str:
 def _default(value: Any) -> Any:
     """What the C encoder asks about: structs and []byte."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {name: getattr(value, name) for name in _field_names(type(value))}
+        return {wire: getattr(value, attr) for attr, wire in _field_names(type(value))}
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(value).decode("ascii")
     raise TypeError(f"json: unsupported type: {type(value).__name__}")
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_FIELD_NAMES: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
+def _field_names(cls: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, name on the wire) of a dataclass's fields, in order (cached)."""
     names = _FIELD_NAMES.get(cls)
     if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+        names = _FIELD_NAMES[cls] = tuple((f.name, values.go_name(f)) for f in dataclasses.fields(cls))
     return names
 
 
@@ -301,9 +305,9 @@ def _go_encode(value: Any, out: list) -> None:
         out.append(value.digits)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         out.append("{")
-        for i, name in enumerate(_field_names(type(value))):
-            out.append(',"' + name + '":' if i else '"' + name + '":')
-            _go_encode(getattr(value, name), out)
+        for i, (attr, wire) in enumerate(_field_names(type(value))):
+            out.append(',"' + wire + '":' if i else '"' + wire + '":')
+            _go_encode(getattr(value, attr), out)
         out.append("}")
     else:
         out.append(_c_encode(value))  # ints of other types, bytes, and the errors for the rest
@@ -406,9 +410,10 @@ class ServerFormat:
         self.max_message = max_message
         self._values = _Values(max_message, "jsonrpc")
         self.receive_data = self._values.receive_data
-        self._lock = threading.Lock()  # protects _seq and _ids: the reader adds, writers take
-        self._seq = 0
-        self._ids: dict[int, Any] = {}  # our seq -> the client's id, to echo back
+        self._seq = 0  # the reader's own: one thread reads
+        # our seq -> the client's id, to echo back.  The reader adds, writers take; each is one
+        # dict operation, which is atomic in Python (Go's codec needs a mutex for its map).
+        self._ids: dict[int, Any] = {}
 
     def next_message(self) -> Any:
         got = self._values.next_value()
@@ -421,10 +426,9 @@ class ServerFormat:
                 raise ProtocolError(f"json: cannot unmarshal {_kind(method)} into Go struct field "
                                     "serverRequest.method of type string")
             method = ""
-        with self._lock:
-            self._seq += 1
-            self._ids[self._seq] = id_
-            return Message(Request(method, self._seq), params, data)
+        self._seq += 1
+        self._ids[self._seq] = id_
+        return Message(Request(method, self._seq), params, data)
 
     def decode_body(self, message: Message, type: Any) -> Any:
         """Go reads ``params`` into a one-element array, then element 0 into the argument."""
@@ -443,15 +447,13 @@ class ServerFormat:
             raise BodyError(str(e)) from None
 
     def encode(self, response: Response, body: Any, body_type: Any = None) -> bytes:
-        with self._lock:
-            id_ = self._ids.get(response.seq)
+        id_ = self._ids.get(response.seq)
         if response.error:
             data = _message({"id": id_, "result": None, "error": response.error})
         else:
             result = {} if body is None else body  # no reply: Go's empty struct (null would mean "no result")
             data = _message({"id": id_, "result": result, "error": None}, body_type)
-        with self._lock:  # encoded: only now is the id used up
-            self._ids.pop(response.seq, None)
+        self._ids.pop(response.seq, None)  # encoded: only now is the id used up
         return data
 
 
@@ -462,13 +464,11 @@ class ClientFormat:
         self.max_message = max_message
         self._values = _Values(max_message, "jsonrpc")
         self.receive_data = self._values.receive_data
-        self._lock = threading.Lock()  # protects _methods: writers add, the reader takes
-        self._methods: dict[int, str] = {}  # seq -> service method, as Go's client keeps it
+        self._methods: dict[int, str] = {}  # seq -> service method, as Go's client keeps it (atomic dict ops)
 
     def encode(self, request: Request, body: Any, body_type: Any = None) -> bytes:
         data = _message({"method": request.service_method, "params": [body], "id": request.seq})
-        with self._lock:
-            self._methods[request.seq] = request.service_method
+        self._methods[request.seq] = request.service_method
         return data
 
     def next_message(self) -> Any:
@@ -482,8 +482,7 @@ class ClientFormat:
         elif type(seq) is not int or seq < 0:
             raise ProtocolError(f"json: cannot unmarshal {_kind(seq)} {seq!r:.40} into Go struct field "
                                 "clientResponse.id of type uint64")
-        with self._lock:
-            response = Response(self._methods.pop(seq, ""), seq)
+        response = Response(self._methods.pop(seq, ""), seq)
         if error is not None or result is None:
             if type(error) is not str:
                 raise ProtocolError(f"invalid error {'<nil>' if error is None else error}")

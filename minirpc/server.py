@@ -293,7 +293,7 @@ class _Connection:
         self.state = HANDSHAKE if tls else ARMED
         self.deadline = time.monotonic() + server.handshake_timeout if tls else None
         self.in_flight = 0  # requests read and not yet answered
-        self.running: dict[int, str] = {}  # seq -> "Service.Method" of calls running now
+        self.running: dict[int, str] = {}  # seq -> "Service.Method" of the requests in flight
         self.write_armed = False
         self.closed = False
         self.active = time.monotonic()  # when a request or reply last went by, for idle_timeout
@@ -338,10 +338,9 @@ class _Connection:
         while True:
             full = False  # stopped at the in-flight limit (whole requests may still be buffered)
             while not eof:
-                with self.lock:
-                    if self.in_flight >= self.server.max_in_flight:
-                        full = True
-                        break
+                if self.in_flight >= self.server.max_in_flight:  # (read without the lock: a soft limit)
+                    full = True
+                    break
                 try:
                     message = self.stream.next_message()
                 except Exception as e:  # EOF, or bytes we cannot follow: stop reading, as Go does
@@ -351,22 +350,25 @@ class _Connection:
                     break
                 if message is NEED_DATA:
                     break
+                header = message.header
                 with self.lock:
                     self.in_flight += 1
-                    self.active = time.monotonic()
-                job = _prepare(self.server, message.header, lambda t, m=message: decode(m, t), self.reply)
+                    self.running[header.seq] = header.service_method
+                job = _prepare(self.server, header, lambda t, m=message: decode(m, t), self.reply)
                 if job is not None:
                     jobs.append(job)
             if not self._after_reading(eof, full):
                 break
+        run, reply = self.server.run, self.reply
         for job in jobs[1:]:  # the others go to idle workers; this worker runs the first itself
-            self.server.pool.submit(self._run, *job)
+            self.server.pool.submit(run, *job, reply)
         if jobs:
-            self._run(*jobs[0])
+            run(*jobs[0], reply)
 
     def _after_reading(self, eof: bool, full: bool) -> bool:
         """Arm the socket again, pause (push-back) or finish; True: go on reading what is buffered."""
         with self.lock:
+            self.active = time.monotonic()
             if eof or self.state == DONE:
                 self.state = DONE
                 self._finish_if_done()
@@ -414,12 +416,7 @@ class _Connection:
         self.state, self.deadline = READING, None
         self.server.pool.submit(self._read, True)
 
-    # -- calls and replies
-
-    def _run(self, header: Request, method: Method, args: Any) -> None:
-        with self.lock:
-            self.running[header.seq] = header.service_method
-        self.server.run(header, method, args, self.reply)
+    # -- replies
 
     def reply(self, response: Response, body: Any, body_type: Any) -> None:
         """Send one reply (any thread); the request it answers is no longer in flight."""

@@ -117,6 +117,12 @@ def type_name(tp: Any) -> str:
     return repr(tp).replace("typing.", "")
 
 
+def go_name(f: dataclasses.Field) -> str:
+    """A field's name on the wire: Go's name for it when ``metadata={"go": ...}`` gives one
+    (``service_method: str = field(metadata={"go": "ServiceMethod"})``), else its own."""
+    return f.metadata.get("go", f.name)
+
+
 def is_struct(tp: Any) -> bool:
     """Is ``tp`` a dataclass type (a Go struct)?"""
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
@@ -197,7 +203,7 @@ def zero_value(tp: Any) -> Any:
 def to_plain(value: Any) -> Any:
     """Dataclasses become dicts (recursively); everything else is left as is."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {go_name(f): to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
         return [to_plain(v) for v in value]
     if isinstance(value, dict):
@@ -384,23 +390,16 @@ def _union_converter(tp: Any, params: tuple) -> Callable[[Any], Any]:
     return union
 
 
-_FIELDS: dict[type, tuple[dict[str, Any], dict[str, str]]] = {}
-
-
-def _fields(cls: type) -> tuple[dict[str, Any], dict[str, str]]:
-    """(init field name -> type, lower-case name -> name), cached per class."""
-    fields = _FIELDS.get(cls)
-    if fields is None:
-        hints = field_types(cls)
-        types_ = {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
-        fields = _FIELDS[cls] = (types_, {n.lower(): n for n in types_})
-    return fields
+def _fields(cls: type) -> dict[str, tuple[str, Any]]:
+    """Wire name -> (attribute, type) for the fields ``__init__`` takes."""
+    hints = field_types(cls)
+    return {go_name(f): (f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.init}
 
 
 def _dataclass_converter(cls: type) -> Callable[[Any], Any]:
-    fields: dict[str, Callable] = {}  # field name -> its converter, filled on first use
-    folded: dict[str, str] = {}  # lower-case name -> name
-    # (filled lazily: a class may contain itself, and its converter must exist first)
+    fields: dict[str, tuple[str, Callable]] = {}  # wire name -> (attribute, its converter)
+    folded: dict[str, str] = {}  # lower-case wire name -> wire name
+    # (filled on first use: a class may contain itself, and its converter must exist first)
 
     def build(value):
         if type(value) is not dict:
@@ -410,21 +409,21 @@ def _dataclass_converter(cls: type) -> Callable[[Any], Any]:
                 return zero_value(cls)
             raise _Mismatch(f"expected an object for type {cls.__name__}, got {type(value).__name__}")
         if not fields and not folded:
-            types_, lower = _fields(cls)
-            folded.update(lower)
-            fields.update({name: converter(tp) for name, tp in types_.items()})
+            for wire, (attr, tp) in _fields(cls).items():
+                fields[wire] = (attr, converter(tp))
+                folded[wire.lower()] = wire
         kwargs = {}
         for key, item in value.items():
-            convert = fields.get(key)
-            if convert is None:
-                name = folded.get(str(key).lower())
-                if name is None:
+            field = fields.get(key)
+            if field is None:
+                wire = folded.get(str(key).lower())
+                if wire is None:
                     continue  # unknown keys are ignored, like Go
-                key, convert = name, fields[name]
+                field = fields[wire]
             try:
-                kwargs[key] = convert(item)
+                kwargs[field[0]] = field[1](item)
             except _Mismatch as e:
-                e.path.append(f".{key}")
+                e.path.append(f".{field[0]}")
                 raise
         try:
             return cls(**kwargs)

@@ -42,6 +42,7 @@ import time
 from typing import Any, Callable
 
 READ, WRITE = 1, 2
+WAKE = -1  # what a poller reports for a wake-up (there are jobs), instead of a socket
 log = logging.getLogger("minirpc")
 
 
@@ -55,8 +56,13 @@ class _EpollPoller:
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
-        self._wake_fd = os.eventfd(0, os.EFD_SEMAPHORE | os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self._epoll.register(self._wake_fd, select.EPOLLIN)  # level-triggered: one wake per job
+        # Wake-ups for queued jobs: edge-triggered, so one write wakes one worker (level-
+        # triggered would wake every waiter while the count is unread: a thundering herd).
+        self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._epoll.register(self._wake_fd, select.EPOLLIN | select.EPOLLET)
+        # Stopping: a pipe that stays readable, level-triggered, so it wakes every worker.
+        self._stop_r, self._stop_w = os.pipe()
+        self._epoll.register(self._stop_r, select.EPOLLIN)
 
     @staticmethod
     def _mask(events: int) -> int:
@@ -86,19 +92,24 @@ class _EpollPoller:
                 try:
                     os.eventfd_read(self._wake_fd)
                 except BlockingIOError:
-                    pass  # another worker took that wake-up
+                    pass
+                events.append((WAKE, 0))
                 continue
+            if fd == self._stop_r:
+                continue  # the pool is stopping: the worker sees it when wait returns
             events.append((fd, (READ if mask & ~select.EPOLLOUT else 0) | (WRITE if mask & select.EPOLLOUT else 0)))
         return events
 
-    def wake(self, n: int = 1) -> None:
-        os.eventfd_write(self._wake_fd, n)
+    def wake(self) -> None:
+        os.eventfd_write(self._wake_fd, 1)
 
-    closing = False  # (the epoll set needs no flag: every waiter gets its own wake-up)
+    def stop(self) -> None:
+        os.write(self._stop_w, b"x")
 
     def close(self) -> None:
         self._epoll.close()
-        os.close(self._wake_fd)
+        for fd in (self._wake_fd, self._stop_r, self._stop_w):
+            os.close(fd)
 
 
 class _SelectorPoller:
@@ -162,6 +173,7 @@ class _SelectorPoller:
                 if key.fileobj is self._wake_r:
                     try:
                         self._wake_r.recv(4096)
+                        ready.append((WAKE, 0))
                     except BlockingIOError:
                         pass
                     continue
@@ -172,7 +184,11 @@ class _SelectorPoller:
         finally:
             self._leader.release()
 
-    def wake(self, n: int = 1) -> None:
+    def wake(self) -> None:
+        self._interrupt()
+
+    def stop(self) -> None:
+        self.closing = True
         self._interrupt()
 
     def close(self) -> None:
@@ -182,7 +198,14 @@ class _SelectorPoller:
 
 
 class WorkerPool:
-    """``size`` threads that wait on sockets and run jobs; nothing else ever runs server code."""
+    """``size`` threads that wait on sockets and run jobs; nothing else ever runs server code.
+
+    At most ``MAX_POLLING`` of the idle workers wait on the sockets; the others wait on
+    ``_cond`` (followers) until a job or the need for a new watcher wakes one.  Few
+    watchers matter in CPython: the kernel hands events to its waiters in turn, and each
+    hand-over between threads is a context switch and a fight for the GIL."""
+
+    MAX_POLLING = 2
 
     def __init__(self, size: int, name: str = "minirpc-worker", portable: bool = False):
         if size < 1:
@@ -190,7 +213,11 @@ class WorkerPool:
         self.size, self.name = size, name
         self._poller = _SelectorPoller() if portable or not hasattr(select, "epoll") else _EpollPoller()
         self._handlers: dict[int, Handler] = {}  # fd -> handler (a dict read is atomic: workers read it freely)
-        self._jobs: collections.deque = collections.deque()
+        self._jobs: collections.deque = collections.deque()  # (atomic appends and pops)
+        self._cond = threading.Condition()  # protects the three below; followers wait on it
+        self._polling = 0  # workers waiting on the sockets now
+        self._idle = 0  # followers waiting on _cond
+        self._waking = False  # a wake-up is on its way to some worker (at most one at a time)
         self._lock = threading.Lock()  # protects _threads, _stopping and _handlers changes
         self._threads: list[threading.Thread] = []
         self._stopping = False
@@ -220,7 +247,22 @@ class WorkerPool:
         """Run ``fn(*args)`` on the next idle worker."""
         self._start()
         self._jobs.append((fn, args))
-        self._poller.wake()
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        # Waking a thread costs a context switch.  So wake one worker only, and only if no
+        # wake-up is already on its way: busy workers take queued jobs as they finish, and a
+        # worker that takes a job while more wait wakes the next one (_take_job).
+        with self._cond:
+            if self._waking:
+                return
+            if self._idle:
+                self._waking = True
+                self._cond.notify()
+            elif self._polling:
+                self._waking = True
+                self._poller.wake()
+            # else every worker is busy: the first to finish takes the job
 
     def every_second(self, fn: Callable[[], None]) -> None:
         self._ticks.append(fn)
@@ -235,18 +277,52 @@ class WorkerPool:
                 self._threads.append(thread)
                 thread.start()
 
+    # -- a worker's life
     def _work(self) -> None:
         while not self._stopping:
-            try:
-                fn, args = self._jobs.popleft()
-            except IndexError:
-                for fd, events in self._poller.wait(1.0):
-                    handler = self._handlers.get(fd)
-                    if handler is not None:
-                        self._run(handler, events)
+            job = self._take_job()
+            if job is not None:
+                self._run(job[0], *job[1])
+            elif self._become_poller():
+                events = self._poller.wait(1.0)
+                self._leave_poller()
+                for fd, ready in events:
+                    if fd == WAKE:
+                        with self._cond:
+                            self._waking = False
+                    elif (handler := self._handlers.get(fd)) is not None:
+                        self._run(handler, ready)
                 self._tick()
-            else:
-                self._run(fn, *args)
+
+    def _take_job(self) -> tuple | None:
+        try:
+            job = self._jobs.popleft()
+        except IndexError:
+            return None
+        if self._jobs:  # more wait: let another worker start on them
+            self._wake_one()
+        return job
+
+    def _become_poller(self) -> bool:
+        """Wait on the sockets (True), or else as a follower until woken (False)."""
+        with self._cond:
+            if self._jobs or self._stopping:
+                return False
+            if self._polling < self.MAX_POLLING:
+                self._polling += 1
+                return True
+            self._idle += 1
+            self._cond.wait()
+            self._idle -= 1
+            self._waking = False
+            return False
+
+    def _leave_poller(self) -> None:
+        with self._cond:
+            self._polling -= 1
+            if not self._polling and self._idle and not self._waking:  # nobody would watch: promote one
+                self._waking = True
+                self._cond.notify()
 
     @staticmethod
     def _run(fn: Callable, *args: Any) -> None:
@@ -273,8 +349,9 @@ class WorkerPool:
                 return
             self._stopping = True
             threads = list(self._threads)
-        self._poller.closing = True
-        self._poller.wake(len(threads) + 1)
+        with self._cond:
+            self._cond.notify_all()
+        self._poller.stop()  # wakes every worker, whatever it is waiting on
         current = threading.current_thread()
         for thread in threads:
             if thread is not current:

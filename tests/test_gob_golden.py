@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from minirpc import codec, gob
+from minirpc.format import Request, Response
 from minirpc.gob import rpc as gobrpc
 from minirpc.gob import Uint
 
@@ -78,9 +79,9 @@ CASES = {
     "array": [(WithArray((1, 0, 3)), WithArray)],
     "array_zero": [(WithArray(), WithArray)],  # an array field is sent even when all zero
     "array_points": [((Point(1, 2), Point()), tuple[Point, Point])],
-    "request_args": [(gobrpc.GoRequest("Arith.Add", 0), gobrpc.GoRequest), (Args(7, 8), Args),
-                     (gobrpc.GoRequest("Arith.Add", 1), gobrpc.GoRequest), (Args(0, -1), Args)],
-    "response_error": [(gobrpc.GoResponse("Arith.Div", 5, "divide by zero"), gobrpc.GoResponse),
+    "request_args": [(Request("Arith.Add", 0), Request), (Args(7, 8), Args),
+                     (Request("Arith.Add", 1), Request), (Args(0, -1), Args)],
+    "response_error": [(Response("Arith.Div", 5, "divide by zero"), Response),
                        (gobrpc.InvalidRequest(), gobrpc.InvalidRequest)],
 }
 
@@ -136,10 +137,10 @@ def test_decoder_follows_a_real_go_client_stream():
     seen = []
     while True:
         try:
-            header = decoder.decode(gobrpc.GoRequest)
+            header = decoder.decode(Request)
         except EOFError:
             break
-        seen.append((header.ServiceMethod, header.Seq, decoder.decode(Args)))
+        seen.append((header.service_method, header.seq, decoder.decode(Args)))
     assert seen == [("Arith.Add", 0, Args(7, 8)), ("Arith.Div", 1, Args(7, 0)),
                     ("Arith.Add", 2, Args(1, 2)), ("Arith.Nope", 3, Args())]
 
@@ -149,8 +150,8 @@ def test_decoder_follows_a_real_go_server_stream_with_ids_from_67():
     decoder.feed(golden("rpc_server_to_client"))
     replies = []
     for _ in range(4):
-        header = decoder.decode(gobrpc.GoResponse)
-        replies.append((header.Seq, header.Error, decoder.decode(None if header.Error else int)))
+        header = decoder.decode(Response)
+        replies.append((header.seq, header.error, decoder.decode(None if header.error else int)))
     assert replies == [(0, "", 15), (1, "divide by zero", {}), (2, "", 3),
                        (3, "rpc: can't find method Arith.Nope", {})]
     assert min(t for t in decoder.wire_types if t > 64) > 65  # Go's ids are process-wide
@@ -160,6 +161,6 @@ def test_client_codec_bytes_match_a_real_go_client():
     encoder = gob.Encoder()
     calls = [("Arith.Add", Args(7, 8)), ("Arith.Div", Args(7, 0)), ("Arith.Add", Args(1, 2)),
              ("Arith.Nope", Args())]
-    ours = b"".join(encoder.encode(gobrpc.GoRequest(sm, seq)) + encoder.encode(args)
+    ours = b"".join(encoder.encode(Request(sm, seq)) + encoder.encode(args)
                     for seq, (sm, args) in enumerate(calls))
     assert ours == golden("rpc_client_to_server")

@@ -87,7 +87,7 @@ def test_clean_eof_between_messages_is_eof_error(pair):
 
 def test_eof_inside_a_message_is_unexpected_eof(pair):
     _, server, a, _ = pair
-    a.sendall(gob.encode(gobrpc.GoRequest("X.Y", 1))[:10])
+    a.sendall(gob.encode(Request("X.Y", 1))[:10])
     a.shutdown(socket.SHUT_WR)
     with pytest.raises(EOFError, match="unexpected EOF"):
         server.read_request_header()

@@ -22,6 +22,7 @@ as tuples, a few times the definitions' wire size).  Every failure raises
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from typing import Any
 
@@ -156,6 +157,55 @@ def _op_interface(data, pos, depth):
     raise GobError("gob: interface values are not supported")
 
 
+_LATER = object()  # in a builder's template: "made by a factory when the value did not come"
+
+
+class _Builder:
+    """How to make an instance of a dataclass from the values of one wire struct type.
+
+    ``template`` holds every ``__init__`` argument in order: the zero value (or, for a field
+    the sender's type lacks, our default), or ``_LATER`` for values that must be made fresh
+    each time (lists, dicts, structs).  Calling the builder fills those in and calls the class.
+    """
+
+    def __init__(self, spec: GoType, on_wire: set[str]):
+        self.cls = spec.cls
+        gob_fields = {f.attr: f for f in spec.fields()}
+        self.template, self.position, self.later, self.keywords = [], {}, [], []
+        for f in dataclasses.fields(spec.cls):
+            if not f.init:
+                continue
+            if f.kw_only:
+                self.keywords.append(f.name)
+            field = gob_fields.get(f.name)
+            if field is None:  # not sent by gob (a _private field): the class's own default
+                make = f.default_factory if f.default_factory is not dataclasses.MISSING else \
+                    (lambda d=f.default: d) if f.default is not dataclasses.MISSING else None
+            else:
+                self.position[field.name] = len(self.template)
+                make = field.default if (field.name not in on_wire and field.default) else \
+                    field.spec.zero(field.optional)
+            value = make() if make is not None else _LATER
+            if make is None or isinstance(value, (list, dict)) or dataclasses.is_dataclass(value):
+                self.later.append((len(self.template), make))  # fresh each time (or missing)
+                value = _LATER
+            self.template.append(value)
+
+    def __call__(self, values: list):
+        for slot, make in self.later:
+            if values[slot] is _LATER:
+                if make is None:
+                    raise GobError(f"gob: cannot build {self.cls.__name__}: a field without a default is missing")
+                values[slot] = make()
+        try:
+            if self.keywords:  # keyword-only fields cannot be passed in order
+                names = [f.name for f in dataclasses.fields(self.cls) if f.init]
+                return self.cls(**dict(zip(names, values)))
+            return self.cls(*values)
+        except (TypeError, ValueError) as e:  # e.g. the class's own __post_init__ check
+            raise GobError(f"gob: cannot build {self.cls.__name__}: {e}") from None
+
+
 # ---------------------------------------------------------------- the decoder
 
 
@@ -193,20 +243,22 @@ class Decoder:
         EOF")`` inside one.
         """
         buffer, start = self._buffer, self._pos
-        try:
-            length, pos = get_uint(buffer, start)
-        except IndexError:
-            length, pos = None, 0
-        if length is not None:
-            self.check_length(length)
-            if len(buffer) - pos >= length:
-                self._pos = end = pos + length
-                frame = bytes(memoryview(buffer)[start:end])
-                try:
-                    type_id, at = get_int(frame, pos - start)
-                except IndexError:
-                    raise GobError("gob: message is shorter than its type id") from None
-                return type_id, frame, at
+        if start < len(buffer):
+            try:
+                length, pos = get_uint(buffer, start)
+            except IndexError:
+                pass  # the length's own bytes are not all here yet
+            else:
+                self.check_length(length)  # 0 or too big: refused as soon as seen
+                end = pos + length
+                if end <= len(buffer):
+                    self._pos = end
+                    frame = bytes(buffer) if start == 0 and end == len(buffer) else bytes(buffer[start:end])
+                    try:
+                        type_id, at = get_int(frame, pos - start)
+                    except IndexError:
+                        raise GobError("gob: message is shorter than its type id") from None
+                    return type_id, frame, at
         if self._eof:
             raise EOFError("unexpected EOF") if start < len(buffer) else EOFError()
         return NEED_DATA
@@ -244,11 +296,19 @@ class Decoder:
             op, singleton = self._top[type_id, type] = self._top_plan(type_id, type)
         except TypeError:  # an unhashable annotation: plan it every time
             op, singleton = self._top_plan(type_id, type)
-        if singleton:  # a value that is not a struct travels as field 0 of an unnamed struct
-            delta, pos = self._guard(get_uint, data, pos)
-            if delta != 0:
-                raise GobError("gob: corrupted data: non-zero delta for singleton")
-        return self._read_with(op, data, pos)
+        try:
+            if singleton:  # a value that is not a struct travels as field 0 of an unnamed struct
+                delta, pos = get_uint(data, pos)
+                if delta != 0:
+                    raise GobError("gob: corrupted data: non-zero delta for singleton")
+            value, pos = op(data, pos, 0)
+        except IndexError:
+            raise GobError("gob: message is shorter than its contents (truncated data)") from None
+        except RecursionError:
+            raise GobError("gob: invalid nesting depth") from None
+        if pos != len(data):
+            raise GobError("gob: extra data after value")
+        return value
 
     def read_message(self, payload: bytes, type=None) -> tuple[int, Any]:
         """Decode one message given without its length prefix: (-id, WireType) for a
@@ -388,11 +448,11 @@ class Decoder:
         if spec is not None and spec.kind != "struct":
             raise Mismatch(f"got struct {wire.name}, want {spec.go_string()}")
         local = {f.name: f for f in spec.fields()} if spec is not None else {}
-        fields = []  # by wire field number: (name to store under, op) or (None, skip)
+        fields = []  # by wire field number: (its name, the op that reads it -- or skips it)
         for name, fid in wire.fields:
             target = local.get(name)
             if spec is not None and target is None:  # the target has no such field: skip it
-                fields.append((None, self._skip(fid, depth + 1)))
+                fields.append((name, self._skip(fid, depth + 1)))
                 continue
             try:
                 fields.append((name, self._op(fid, target.spec if target else None, depth + 1)))
@@ -400,17 +460,30 @@ class Decoder:
                 e.path.insert(0, name)
                 raise
         nfields, max_depth = len(fields), self.max_depth
-        cls = spec.cls if spec is not None else None
-        # A field the sender left out is zero; a field the sender's type lacks gets our default.
-        on_wire = {name for name, _ in wire.fields}
-        missing = [(f.name, f.default if (f.name not in on_wire and f.default) else
-                    f.spec.zero(f.optional)) for f in local.values()]
+        if spec is None:
+            def op_plain_struct(data, pos, depth):  # a dict of the fields that were sent
+                if depth >= max_depth:
+                    raise GobError("gob: invalid nesting depth")
+                values, field = {}, -1
+                while True:
+                    delta, pos = get_uint(data, pos)
+                    if delta == 0:  # the end of the struct
+                        return values, pos
+                    field += delta
+                    if field >= nfields:
+                        raise GobError("gob: field number out of range")
+                    name, op = fields[field]
+                    values[name], pos = op(data, pos, depth + 1)
+            return op_plain_struct
+        build = _Builder(spec, {name for name, _ in wire.fields})
+        # by wire field number: (position among the class's __init__ arguments, op), or (-1, skip)
+        slots = [(build.position.get(name, -1), op) for name, op in fields]
 
         def op_struct(data, pos, depth):
             if depth >= max_depth:
                 raise GobError("gob: invalid nesting depth")
             depth += 1
-            values, field = {}, -1
+            values, field = build.template.copy(), -1  # every argument's zero value, or _LATER
             while True:
                 delta, pos = get_uint(data, pos)
                 if delta == 0:  # the end of the struct
@@ -418,24 +491,15 @@ class Decoder:
                 field += delta
                 if field >= nfields:
                     raise GobError("gob: field number out of range")
-                name, op = fields[field]
-                if name is None:
+                slot, op = slots[field]
+                if slot < 0:
                     pos = op(data, pos, depth)
                 else:
-                    values[name], pos = op(data, pos, depth)
-            if cls is None:
-                return values, pos  # plain: a dict of the fields that were sent
-            if len(values) != len(missing):
-                for name, factory in missing:
-                    if name not in values:
-                        values[name] = factory()
-            try:
-                return cls(**values), pos
-            except (TypeError, ValueError) as e:  # e.g. the class's own __post_init__ check
-                raise GobError(f"gob: cannot build {cls.__name__}: {e}") from None
+                    values[slot], pos = op(data, pos, depth)
+            return build(values), pos
         return op_struct
 
-    def _skip(self, type_id: int, depth: int):
+    def _skip(self, type_id: int, depth: int):  # noqa: C901 (one op per wire kind)
         """The op that walks past a value of ``type_id`` without building it (Go's ignore ops)."""
         skip = self._skips.get(type_id)
         if skip is not None:

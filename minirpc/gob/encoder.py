@@ -173,7 +173,7 @@ def _enc_collection(spec: GoType):
 
 def _enc_struct(spec: GoType):
     cls = spec.cls
-    plan = [(i, f.name, _plan(f.spec), f.spec.kind in ("struct", "array"), f.optional)
+    plan = [(i, f.attr, _plan(f.spec), f.spec.kind in ("struct", "array"), f.optional)
             for i, f in enumerate(spec.fields())]
 
     def enc_struct(out, v):
@@ -246,19 +246,28 @@ class Encoder:
 
     def encode(self, value, type=None) -> bytes:
         """All messages for ``value``: any new type definitions, then the value."""
+        out = bytearray()
+        self.encode_into(out, value, type)
+        return bytes(out)
+
+    def encode_into(self, out: bytearray, value, type=None) -> None:
+        """``encode``, appending to ``out``; on failure ``out`` and the stream are as they were."""
         spec = infer_go_type(value) if type is None or type is Any or type is object else go_type(type)
         if spec.builtin_id or spec in self._types:  # the usual case: nothing new to describe
-            return self._message(spec, value)
-        saved = self.checkpoint()
+            return self._message(out, spec, value)
+        saved, size = self.checkpoint(), len(out)
         try:
             new: list[WireType] = []
             self._type_id(spec, spec.name, new)
-            return b"".join(map(definition, new)) + self._message(spec, value)
+            for t in new:
+                out += definition(t)
+            self._message(out, spec, value)
         except BaseException:
             self.rollback(saved)  # nothing is sent, so the peer learns no types
+            del out[size:]
             raise
 
-    def _message(self, spec: GoType, value) -> bytes:
+    def _message(self, out: bytearray, spec: GoType, value) -> None:
         """One value message: length, type id, then the value."""
         message = bytearray()
         put_int(message, spec.builtin_id or self._types[spec].id)
@@ -268,9 +277,8 @@ class Encoder:
             _plan(spec)(message, value)
         except Mismatch as e:
             raise GobError(f"gob: cannot encode {e.where(spec.name or spec.go_string())}: {e.detail}") from None
-        out = bytearray()
         put_uint(out, len(message))
-        return bytes(out + message)
+        out += message
 
     def checkpoint(self):
         """The stream state, for ``rollback`` when encoded bytes end up not being sent."""

@@ -9,8 +9,9 @@ first value that needs them, so the first call on a connection is longer.
 
 Each side of a connection has one ``Encoder`` (writing) and one ``Decoder``
 (reading), so each type definition crosses the connection once per direction.
-The Go type names "Request" and "Response" matter: they are inside the type
-definitions, so using Go's names keeps our bytes identical to Go's.
+The headers are ``minirpc.format``'s own ``Request`` and ``Response``: their
+class names and their fields' Go names (``ServiceMethod``, ``Seq``, ``Error``)
+are inside the type definitions, so our bytes are identical to Go's.
 """
 
 from __future__ import annotations
@@ -20,27 +21,11 @@ from typing import Any
 
 from ..errors import BodyError, GobError, ProtocolError, TruncatedMessage
 from ..format import DEFAULT_MAX_MESSAGE, NEED_DATA, Message, Request, Response, WireFormat
-from ..values import Uint
 from .decoder import Decoder
 from .encoder import Encoder
 
 __all__ = ["ServerFormat", "ClientFormat", "FORMAT"]
 _NONE = type(None)
-
-
-@dataclass
-class GoRequest:  # Go's rpc.Request, as it goes on the wire
-    __gob_name__ = "Request"
-    ServiceMethod: str = ""
-    Seq: Uint = 0
-
-
-@dataclass
-class GoResponse:  # Go's rpc.Response
-    __gob_name__ = "Response"
-    ServiceMethod: str = ""
-    Seq: Uint = 0
-    Error: str = ""
 
 
 @dataclass
@@ -51,7 +36,7 @@ class InvalidRequest:  # Go's ``invalidRequest = struct{}{}``: the body of an er
 class _GobFormat:
     """What both sides share: one gob stream each way; a message is a header value then a body value."""
 
-    _reads: type  # the header type this side reads (GoRequest or GoResponse)
+    _reads: type  # the header type this side reads (Request or Response)
 
     def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE):
         self.max_message = max_message
@@ -73,7 +58,7 @@ class _GobFormat:
                 frame = self._decoder.next_frame()
             except EOFError as e:
                 if self._header is not None or self._data:  # the stream ended inside a message
-                    raise TruncatedMessage("unexpected EOF", self._header and self._wire_header()) from None
+                    raise TruncatedMessage("unexpected EOF", self._header) from None
                 raise EOFError() if not e.args else TruncatedMessage("unexpected EOF") from None
             if frame is NEED_DATA:
                 return NEED_DATA
@@ -88,7 +73,7 @@ class _GobFormat:
                 self._header_frame = raw
             else:
                 data, setup = b"".join(self._data), b"".join(self._setup)
-                message = Message(self._wire_header(), (type_id, raw, pos), data, setup,
+                message = Message(self._header, (type_id, raw, pos), data, setup,
                                   self._header_frame + raw if setup else data)
                 self._header, self._data, self._setup = None, [], []
                 return message
@@ -103,6 +88,18 @@ class _GobFormat:
         except GobError as e:
             raise BodyError(str(e)) from None
 
+    def _encode(self, header: Any, body: Any, body_type: Any) -> bytes:
+        """The header's message then the body's; if the body cannot be encoded, nothing changes
+        (the header may have defined its type: that is undone too)."""
+        out, saved = bytearray(), self._encoder.checkpoint()
+        self._encoder.encode_into(out, header)
+        try:
+            self._encoder.encode_into(out, body, body_type)
+        except BaseException:
+            self._encoder.rollback(saved)
+            raise
+        return bytes(out)
+
     def _check_http(self) -> None:
         """gob bytes never start with "HTTP/": a stream that does is an HTTP server talking."""
         head = self._decoder.peek(40)
@@ -115,40 +112,21 @@ class _GobFormat:
 class ServerFormat(_GobFormat):
     """Reads Go-style requests, writes Go-style responses."""
 
-    _reads = GoRequest
-
-    def _wire_header(self) -> Request:
-        return Request(self._header.ServiceMethod, self._header.Seq)
+    _reads = Request
 
     def encode(self, response: Response, body: Any, body_type: Any = None) -> bytes:
         if response.error or body is None:  # no reply: Go's empty struct, as for an error
             body, body_type = InvalidRequest(), None
-        saved = self._encoder.checkpoint()  # the header may define a type: undo it if the body fails
-        header = self._encoder.encode(GoResponse(response.service_method, response.seq, response.error))
-        try:
-            return header + self._encoder.encode(body, body_type)
-        except BaseException:
-            self._encoder.rollback(saved)
-            raise
+        return self._encode(response, body, body_type)
 
 
 class ClientFormat(_GobFormat):
     """Writes Go-style requests, reads Go-style responses."""
 
-    _reads = GoResponse
-
-    def _wire_header(self) -> Response:
-        h = self._header
-        return Response(h.ServiceMethod, h.Seq, h.Error)
+    _reads = Response
 
     def encode(self, request: Request, body: Any, body_type: Any = None) -> bytes:
-        saved = self._encoder.checkpoint()
-        header = self._encoder.encode(GoRequest(request.service_method, request.seq))
-        try:
-            return header + self._encoder.encode(body, body_type)
-        except BaseException:
-            self._encoder.rollback(saved)
-            raise
+        return self._encode(request, body, body_type)
 
 
 FORMAT = WireFormat("gob", ServerFormat, ClientFormat)

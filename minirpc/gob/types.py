@@ -45,7 +45,7 @@ import typing
 from typing import Annotated, Any
 
 from ..errors import GobError
-from ..values import GO_NUMBERS, GoKind, field_types, is_struct
+from ..values import GO_NUMBERS, GoKind, field_types, go_name, is_struct
 
 # The type ids every gob stream knows without being told (Go's bootstrap ids):
 BOOL, INT, UINT, FLOAT, BYTES, STRING, COMPLEX, INTERFACE = range(1, 9)
@@ -62,7 +62,8 @@ BUILTIN_NAMES = {BOOL: "bool", INT: "int", UINT: "uint", FLOAT: "float", BYTES: 
 class Field:
     """One dataclass field as gob sees it."""
 
-    name: str
+    name: str  # on the wire: Go's name (``metadata={"go": ...}``), else the attribute's
+    attr: str  # the dataclass attribute
     spec: GoType
     optional: bool  # Optional[T]: a Go pointer, None is a left-out field
     default: Any  # a factory, for decoding into a class whose wire type lacks the field
@@ -114,7 +115,7 @@ class GoType:
                     raise GobError(f"gob: field {self.cls.__name__}.{f.name}: {detail}") from None
                 default = (f.default_factory if f.default_factory is not dataclasses.MISSING
                            else (lambda d=f.default: d) if f.default is not dataclasses.MISSING else None)
-                fields.append(Field(f.name, spec, optional, default))
+                fields.append(Field(go_name(f), f.name, spec, optional, default))
             if every and not fields:  # Go: a struct with fields, none of them exported
                 raise GobError(f"gob: type {self.name} has no exported fields")
             self._fields = fields
@@ -127,7 +128,7 @@ class GoType:
         if self.kind in ("slice", "map"):
             return list if self.kind == "slice" else dict
         if self.kind == "struct":
-            return lambda: self.cls(**{f.name: f.spec.zero(f.optional)() for f in self.fields()})
+            return lambda: self.cls(**{f.attr: f.spec.zero(f.optional)() for f in self.fields()})
         if self.kind == "array":
             return lambda: tuple(self.elem.zero()() for _ in range(self.length))
         return lambda value=_ZEROS[self.kind]: value

@@ -28,6 +28,7 @@ from .support import (
 from minirpc import codec as mcodec
 from minirpc import gob
 from minirpc.errors import ProtocolError
+from minirpc.format import Request, Response
 from minirpc.gob import rpc as gobrpc
 
 MEMORY_LIMIT = 24 * 2**20
@@ -62,12 +63,12 @@ def slice_definition(type_id: int, elem_id: int) -> bytes:
 
 def valid_request(method: str, body, body_type=None, seq: int = 1, encoder=None) -> bytes:
     encoder = encoder or gob.Encoder()
-    return encoder.encode(gobrpc.GoRequest(method, seq)) + encoder.encode(body, body_type)
+    return encoder.encode(Request(method, seq)) + encoder.encode(body, body_type)
 
 
 def request_header(method: str, seq: int = 1) -> bytes:
     """The Request type definition and one Request value (a fresh stream's first bytes)."""
-    return gob.Encoder().encode(gobrpc.GoRequest(method, seq))
+    return gob.Encoder().encode(Request(method, seq))
 
 
 # -- reading what the server says ---------------------------------------------
@@ -223,7 +224,7 @@ def test_slice_count_larger_than_the_message_gets_an_error_without_allocating_it
 
 def test_string_length_larger_than_the_message_gets_an_error_or_a_closed_connection(robust):
     target = robust("gob")
-    first = gob.Encoder().encode(gobrpc.GoRequest("x", 0))
+    first = gob.Encoder().encode(Request("x", 0))
     length, start = gob.get_uint(first, 0)
     definition = first[: start + length]  # the Request type definition message only
     type_id = -gob.get_int(definition, start)[0]
@@ -256,7 +257,7 @@ def test_wrong_argument_type_gets_an_error_and_the_connection_stays_usable(robus
     target = robust("gob")
     encoder = gob.Encoder()
     payload = valid_request("Robust.Add", body, body_type, 1, encoder)
-    payload += encoder.encode(gobrpc.GoRequest("Robust.Echo", 2)) + encoder.encode("still here", str)
+    payload += encoder.encode(Request("Robust.Echo", 2)) + encoder.encode("still here", str)
     headers = attack(target, payload)
     assert [h.seq for h in headers] == [1, 2]
     assert headers[0].error and not headers[1].error
@@ -266,7 +267,7 @@ def test_unknown_methods_at_a_high_rate_are_all_answered(robust):
     target = robust("gob")
     count = 5_000
     encoder = gob.Encoder()
-    payload = b"".join(encoder.encode(gobrpc.GoRequest(f"Nope{i % 7}.Method", i)) + encoder.encode(i, int)
+    payload = b"".join(encoder.encode(Request(f"Nope{i % 7}.Method", i)) + encoder.encode(i, int)
                        for i in range(count))
     sock = target.raw()
     codec = mcodec.client_codec("gob", sock)
