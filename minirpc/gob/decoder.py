@@ -45,6 +45,8 @@ def get_uint(data: bytes, pos: int) -> tuple[int, int]:
     if b < 0x80:
         return b, pos + 1
     n = 256 - b
+    if n == 1:  # 128..255, the next most common: type ids, short lengths
+        return data[pos + 1], pos + 2
     if n > 8:  # a uint is at most 8 bytes: anything longer is corrupt
         raise GobError("gob: encoded unsigned integer out of range")
     if pos + 1 + n > len(data):
@@ -54,7 +56,7 @@ def get_uint(data: bytes, pos: int) -> tuple[int, int]:
 
 def get_int(data: bytes, pos: int) -> tuple[int, int]:
     u, pos = get_uint(data, pos)
-    return (~(u >> 1) if u & 1 else u >> 1), pos
+    return (~(u >> 1) if u & 1 else u >> 1), pos  # zig-zag
 
 
 def uint_to_float(u: int) -> float:
@@ -157,6 +159,70 @@ def _op_interface(data, pos, depth):
     raise GobError("gob: interface values are not supported")
 
 
+# ---------------------------------------------------------------- struct ops, generated
+# Most of a message is structs, and most of a struct is small numbers and strings.  So the op
+# for a struct is written out as Python source for that one (wire type, class) pair -- the way
+# ``dataclasses`` writes each class's ``__init__`` -- with the common scalars read in place,
+# and compiled once.  Only integer positions and our own code go into the source: no name
+# from the wire ever does.  ``op.source`` shows what was generated.
+
+_READ_UINT = """\
+{v} = data[pos]
+if {v} < 0x80:  # a uint under 128 is its own byte
+    pos += 1
+else:
+    {v}, pos = get_uint(data, pos)"""
+_INLINE = {  # the plain scalar ops, and what follows _READ_UINT to finish their value
+    _op_uint: "",
+    _op_int: "{v} = ~({v} >> 1) if {v} & 1 else {v} >> 1  # zig-zag",
+    _op_bool: "{v} = {v} != 0",
+    _op_string: """\
+if {v} > len(data) - pos:
+    raise GobError("gob: string length %d exceeds input size" % {v})
+{v}, pos = data[pos:pos + {v}].decode("utf-8", "surrogateescape"), pos + {v}""",
+}
+
+
+def _indent(text: str, spaces: int) -> list[str]:
+    return [" " * spaces + line for line in text.splitlines()]
+
+
+def _generate_struct_op(slots: list[tuple[int, Any]], build: "_Builder", max_depth: int, name: str):
+    """The op for one struct: ``slots[i]`` says where wire field i goes and which op reads it."""
+    lines = ["def op_struct(data, pos, depth):",
+             "    if depth >= max_depth:",
+             '        raise GobError("gob: invalid nesting depth")',
+             "    depth += 1",
+             "    values, field = template.copy(), -1  # every argument's zero value, or _LATER",
+             "    while True:",
+             *_indent(_READ_UINT.format(v="delta"), 8),
+             "        if delta == 0:  # the end of the struct",
+             *(["            return build(values), pos"] if build.later or build.keywords else
+               ["            try:",
+                "                return cls(*values), pos",
+                "            except (TypeError, ValueError) as e:  # e.g. the class's own __post_init__ check",
+                '                raise GobError(f"gob: cannot build {cls.__name__}: {e}") from None']),
+             "        field += delta"]
+    for i, (slot, op) in enumerate(slots):
+        lines.append(f"        {'elif' if i else 'if'} field == {i}:")
+        if slot < 0:
+            lines.append(f"            pos = ops[{i}](data, pos, depth)  # a field the class does not have")
+        elif op in _INLINE:
+            lines += _indent(_READ_UINT.format(v="v") + "\n" + _INLINE[op].format(v="v"), 12)
+            lines.append(f"            values[{slot}] = v")
+        else:
+            lines.append(f"            values[{slot}], pos = ops[{i}](data, pos, depth)")
+    lines += [f"        {'else' if slots else 'if True'}:",
+              '            raise GobError("gob: field number out of range")']
+    source = "\n".join(line.rstrip() for line in lines) + "\n"
+    namespace = {"get_uint": get_uint, "GobError": GobError, "max_depth": max_depth, "build": build,
+                 "cls": build.cls, "template": build.template, "ops": [op for _, op in slots]}
+    exec(compile(source, f"<gob op for struct {name}>", "exec"), namespace)
+    op = namespace["op_struct"]
+    op.source = source
+    return op
+
+
 _LATER = object()  # in a builder's template: "made by a factory when the value did not come"
 
 
@@ -249,7 +315,8 @@ class Decoder:
             except IndexError:
                 pass  # the length's own bytes are not all here yet
             else:
-                self.check_length(length)  # 0 or too big: refused as soon as seen
+                if not 0 < length <= self.max_message:  # 0 or too big: refused as soon as seen
+                    self.check_length(length)
                 end = pos + length
                 if end <= len(buffer):
                     self._pos = end
@@ -476,27 +543,9 @@ class Decoder:
                     values[name], pos = op(data, pos, depth + 1)
             return op_plain_struct
         build = _Builder(spec, {name for name, _ in wire.fields})
-        # by wire field number: (position among the class's __init__ arguments, op), or (-1, skip)
-        slots = [(build.position.get(name, -1), op) for name, op in fields]
-
-        def op_struct(data, pos, depth):
-            if depth >= max_depth:
-                raise GobError("gob: invalid nesting depth")
-            depth += 1
-            values, field = build.template.copy(), -1  # every argument's zero value, or _LATER
-            while True:
-                delta, pos = get_uint(data, pos)
-                if delta == 0:  # the end of the struct
-                    break
-                field += delta
-                if field >= nfields:
-                    raise GobError("gob: field number out of range")
-                slot, op = slots[field]
-                if slot < 0:
-                    pos = op(data, pos, depth)
-                else:
-                    values[slot], pos = op(data, pos, depth)
-            return build(values), pos
+        # by wire field number: (position among the class's __init__ arguments or -1 to skip, op)
+        return _generate_struct_op([(build.position.get(name, -1), op) for name, op in fields], build,
+                                   max_depth, spec.cls.__name__)
         return op_struct
 
     def _skip(self, type_id: int, depth: int):  # noqa: C901 (one op per wire kind)

@@ -171,35 +171,101 @@ def _enc_collection(spec: GoType):
     return enc_collection
 
 
-def _enc_struct(spec: GoType):
-    cls = spec.cls
-    plan = [(i, f.attr, _plan(f.spec), f.spec.kind in ("struct", "array"), f.optional)
-            for i, f in enumerate(spec.fields())]
+# A struct's plan is written out as Python source for that one class -- the way ``dataclasses``
+# writes each class's ``__init__`` -- with the common scalars encoded in place, and compiled
+# once (the decoder does the same).  Only field numbers, number limits and the class's own
+# attribute names (identifiers, checked by dataclasses) go into the source.  ``plan.source``
+# shows what was generated.
 
-    def enc_struct(out, v):
-        if type(v) is not cls and not isinstance(v, cls):
-            raise _wrong(cls.__name__, v)
-        last = -1
-        for i, name, enc, always_sent, optional in plan:
-            x = getattr(v, name)
-            if not x:  # zero values are left out; nested structs and arrays are always sent
-                if x is None:
-                    if optional:
-                        continue
-                    e = Mismatch("expected a value, got None (annotate it Optional[...])")
-                    e.path.append(name)
-                    raise e
-                if not always_sent:
-                    continue
-            put_uint(out, i - last)  # the field delta: how far the field number moved
-            last = i
-            try:
-                enc(out, x)
-            except Mismatch as e:
-                e.path.insert(0, name)
-                raise
-        out.append(0)
-    return enc_struct
+_PUT_UINT = """\
+if {u} < 0x80:  # a uint under 128 is its own byte
+    out.append({u})
+else:
+    put_uint(out, {u})"""
+_INLINE = {  # kind -> the lines that check x and write it
+    "int": """\
+if type(x) is not int:
+    x = as_int(x, {i})
+if not {lo} <= x < {hi}:
+    raise out_of_range({i}, x)
+u = x << 1 if x >= 0 else (~x << 1) | 1  # zig-zag
+""" + _PUT_UINT.format(u="u"),
+    "uint": """\
+if type(x) is not int:
+    x = as_int(x, {i})
+if not {lo} <= x < {hi}:
+    raise out_of_range({i}, x)
+""" + _PUT_UINT.format(u="x"),
+    "string": """\
+if type(x) is not str:
+    raise wrong("str", x, {i})
+x = x.encode("utf-8", "surrogateescape")
+n = len(x)
+""" + _PUT_UINT.format(u="n") + "\nout += x",
+    "bool": """\
+if type(x) is not bool:
+    raise wrong("bool", x, {i})
+out.append(1)  # (False is zero: left out)""",
+}
+
+
+def _enc_struct(spec: GoType):
+    cls, fields = spec.cls, spec.fields()
+    lines = ["def enc_struct(out, v):",
+             "    if type(v) is not cls and not isinstance(v, cls):",
+             "        raise wrong(cls.__name__, v)",
+             "    last = -1"]
+    for i, f in enumerate(fields):
+        inline = _INLINE.get(f.spec.kind) if f.spec.bits == 64 or f.spec.kind in ("int", "uint") else None
+        always_sent = f.spec.kind in ("struct", "array")  # (nested structs and arrays are sent even when zero)
+        lines += [f"    x = v.{f.attr}  # field {i}: {f.name}",
+                  "    if x is not None:" if always_sent else "    if x:",
+                  f"        out.append({i} - last)  # the field delta" if i < 0x80 else
+                  f"        put_uint(out, {i} - last)  # the field delta",
+                  f"        last = {i}"]
+        if inline:
+            lo, hi = f.spec.range
+            lines += ["        " + line for line in inline.format(i=i, lo=lo, hi=hi).splitlines()]
+        else:
+            lines += ["        try:",
+                      f"            plans[{i}](out, x)",
+                      "        except Mismatch as e:",
+                      f"            e.path.insert(0, names[{i}])",
+                      "            raise"]
+        if not f.optional:  # zero values are left out; None only where Optional[...] says so
+            lines += ["    elif x is None:", f"        raise missing({i})"]
+    lines.append("    out.append(0)  # the end of the struct")
+    source = "\n".join(lines) + "\n"
+    names = [f.attr for f in fields]
+
+    def wrong(want, x, i=None):
+        e = _wrong(want, x)
+        if i is not None:
+            e.path.append(names[i])
+        return e
+
+    def out_of_range(i, x):
+        e = Mismatch(f"{x} out of range for {fields[i].spec.go_string()}")
+        e.path.append(names[i])
+        return e
+
+    def missing(i):
+        e = Mismatch("expected a value, got None (annotate it Optional[...])")
+        e.path.append(names[i])
+        return e
+
+    def as_int(x, i):  # an int that is not exactly int (an IntEnum): fine; a bool or anything else: not
+        if not isinstance(x, int) or isinstance(x, bool):
+            raise wrong("int", x, i)
+        return int(x)
+
+    namespace = {"cls": cls, "put_uint": put_uint, "Mismatch": Mismatch, "wrong": wrong, "names": names,
+                 "out_of_range": out_of_range, "missing": missing, "as_int": as_int,
+                 "plans": [_plan(f.spec) for f in fields]}
+    exec(compile(source, f"<gob plan for struct {cls.__name__}>", "exec"), namespace)
+    plan = namespace["enc_struct"]
+    plan.source = source
+    return plan
 
 
 # Plans are found by kind: fixed functions for the simple kinds, makers for the rest.
@@ -242,6 +308,7 @@ class Encoder:
     def __init__(self, package: str = "main"):
         self.package = package
         self._types: dict[GoType, WireType] = {}  # types defined on this stream (ordered, for rollback)
+        self._starts: dict[GoType, bytes] = {}  # each type's message start (its id), made once
         self._next_id = FIRST_USER_ID
 
     def encode(self, value, type=None) -> bytes:
@@ -269,10 +336,14 @@ class Encoder:
 
     def _message(self, out: bytearray, spec: GoType, value) -> None:
         """One value message: length, type id, then the value."""
-        message = bytearray()
-        put_int(message, spec.builtin_id or self._types[spec].id)
-        if spec.kind != "struct":
-            message.append(0)  # a value that is not a struct is sent as field 0 of one: a "singleton"
+        start = self._starts.get(spec)
+        if start is None:  # the message's first bytes are the same every time: the type id...
+            start = bytearray()
+            put_int(start, spec.builtin_id or self._types[spec].id)
+            if spec.kind != "struct":
+                start.append(0)  # ... and for a value that is not a struct, field 0 of one ("singleton")
+            start = self._starts[spec] = bytes(start)
+        message = bytearray(start)
         try:
             _plan(spec)(message, value)
         except Mismatch as e:
@@ -287,6 +358,7 @@ class Encoder:
     def rollback(self, saved) -> None:
         for spec in list(self._types)[saved[0]:]:
             del self._types[spec]
+            self._starts.pop(spec, None)
         self._next_id = saved[1]
 
     def _type_id(self, spec: GoType, name: str, new: list) -> int:
