@@ -264,7 +264,8 @@ def _field_names(cls: type) -> tuple[tuple[str, str], ...]:
     """(attribute, name on the wire) of a dataclass's fields, in order (cached)."""
     names = _FIELD_NAMES.get(cls)
     if names is None:
-        names = _FIELD_NAMES[cls] = tuple((f.name, values.go_name(f)) for f in dataclasses.fields(cls))
+        names = _FIELD_NAMES[cls] = tuple((f.name, values.go_name(f)) for f in dataclasses.fields(cls)
+                                          if not f.name.startswith("_"))  # Go sends no unexported field
     return names
 
 

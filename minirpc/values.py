@@ -33,8 +33,9 @@ Every format and the registry read annotations through this module:
 * ``from_plain(value, tp)`` checks a plain JSON value against a type and
   builds it, with Go's ``encoding/json`` rules: a dict becomes the dataclass,
   a key matches a field that differs only in case (``"a"`` fills ``A``),
-  unknown keys are ignored, missing fields keep their defaults, ``null`` is
-  the zero value, and a mismatch raises ``ValueError`` naming the path
+  unknown keys are ignored, missing fields keep their defaults, ``_private``
+  fields are never on the wire (Go's unexported fields), ``null`` is the zero
+  value, and a mismatch raises ``ValueError`` naming the path
   (``args.B: expected int, got str``);
 * ``to_plain(value)`` turns dataclasses back into dicts.
 """
@@ -203,7 +204,8 @@ def zero_value(tp: Any) -> Any:
 def to_plain(value: Any) -> Any:
     """Dataclasses become dicts (recursively); everything else is left as is."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {go_name(f): to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {go_name(f): to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not f.name.startswith("_")}
     if isinstance(value, (list, tuple)):
         return [to_plain(v) for v in value]
     if isinstance(value, dict):
@@ -391,9 +393,11 @@ def _union_converter(tp: Any, params: tuple) -> Callable[[Any], Any]:
 
 
 def _fields(cls: type) -> dict[str, tuple[str, Any]]:
-    """Wire name -> (attribute, type) for the fields ``__init__`` takes."""
+    """Wire name -> (attribute, type) for the fields ``__init__`` takes (``_private`` ones are
+    not on the wire, as Go's unexported fields are not)."""
     hints = field_types(cls)
-    return {go_name(f): (f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.init}
+    return {go_name(f): (f.name, hints[f.name]) for f in dataclasses.fields(cls)
+            if f.init and not f.name.startswith("_")}
 
 
 def _dataclass_converter(cls: type) -> Callable[[Any], Any]:

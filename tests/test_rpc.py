@@ -3,15 +3,17 @@ and client_test.go, for every codec."""
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
 import time
 from concurrent import futures
+from dataclasses import dataclass
 
 import pytest
 
 import minirpc
-from minirpc.codec import Request
+from minirpc.format import Request
 
 from conftest import Args, Quotient
 
@@ -412,3 +414,51 @@ def test_a_method_with_no_reply_answers_none(codec):
             assert store.items == ["x", "y"]
     finally:
         server.close()
+
+
+@dataclass
+class Counted:
+    N: int = 7  # a default that is not the zero value
+
+
+@dataclass
+class Secret:
+    _msg: bytes = b""  # no exported field: Go's gob refuses the type
+
+
+class Values:
+    def Zero(self, n: int) -> Counted:
+        return Counted(N=n)
+
+    def Negate(self, x: float) -> float:
+        return -x
+
+    def Hidden(self, n: int) -> Secret:
+        return Secret(b"x")
+
+
+@pytest.fixture
+def values_client(codec):
+    server = minirpc.Server()
+    server.register(Values())
+    with server.start(codec=codec) as serving, minirpc.dial(serving.address, codec=codec) as client:
+        yield client
+    server.close()
+
+
+def test_a_zero_field_arrives_as_zero_not_as_the_default(values_client):
+    assert values_client.call("Values.Zero", 0, reply_type=Counted) == Counted(N=0)
+
+
+def test_negative_zero_keeps_its_sign(values_client):
+    reply = values_client.call("Values.Negate", 0.0, reply_type=float)
+    assert reply == 0 and math.copysign(1, reply) == -1
+
+
+def test_a_reply_that_cannot_be_encoded_is_an_error_and_the_connection_goes_on(values_client, codec):
+    if codec == "gob":
+        with pytest.raises(minirpc.ServerError, match="^rpc: cannot encode reply: gob: type Secret has no exported fields$"):
+            values_client.call("Values.Hidden", 1)
+    else:  # JSON, like Go's encoding/json, writes a struct with no exported fields as {}
+        assert values_client.call("Values.Hidden", 1) == {}
+    assert values_client.call("Values.Zero", 3, reply_type=Counted) == Counted(3)

@@ -183,6 +183,9 @@ if {v} > len(data) - pos:
 }
 
 
+GENERATE_UP_TO = 32  # fields; a wider struct gets the table-driven op (and no huge source to compile)
+
+
 def _indent(text: str, spaces: int) -> list[str]:
     return [" " * spaces + line for line in text.splitlines()]
 
@@ -544,8 +547,27 @@ class Decoder:
             return op_plain_struct
         build = _Builder(spec, {name for name, _ in wire.fields})
         # by wire field number: (position among the class's __init__ arguments or -1 to skip, op)
-        return _generate_struct_op([(build.position.get(name, -1), op) for name, op in fields], build,
-                                   max_depth, spec.cls.__name__)
+        slots = [(build.position.get(name, -1), op) for name, op in fields]
+        if len(slots) <= GENERATE_UP_TO:
+            return _generate_struct_op(slots, build, max_depth, spec.cls.__name__)
+
+        def op_struct(data, pos, depth):  # a wide struct: one loop over a table of ops
+            if depth >= max_depth:
+                raise GobError("gob: invalid nesting depth")
+            values, field = build.template.copy(), -1
+            while True:
+                delta, pos = get_uint(data, pos)
+                if delta == 0:  # the end of the struct
+                    return build(values), pos
+                field += delta
+                if field >= nfields:
+                    raise GobError("gob: field number out of range")
+                slot, op = slots[field]
+                if slot < 0:
+                    pos = op(data, pos, depth + 1)
+                else:
+                    values[slot], pos = op(data, pos, depth + 1)
+        return op_struct
         return op_struct
 
     def _skip(self, type_id: int, depth: int):  # noqa: C901 (one op per wire kind)

@@ -211,6 +211,8 @@ out.append(1)  # (False is zero: left out)""",
 
 def _enc_struct(spec: GoType):
     cls, fields = spec.cls, spec.fields()
+    if len(fields) > GENERATE_UP_TO:
+        return _enc_wide_struct(spec)
     lines = ["def enc_struct(out, v):",
              "    if type(v) is not cls and not isinstance(v, cls):",
              "        raise wrong(cls.__name__, v)",
@@ -266,6 +268,41 @@ def _enc_struct(spec: GoType):
     plan = namespace["enc_struct"]
     plan.source = source
     return plan
+
+
+GENERATE_UP_TO = 32  # fields; a wider struct gets the table-driven plan below
+
+
+def _enc_wide_struct(spec: GoType):
+    """A struct's plan as one loop over a table of field plans."""
+    cls = spec.cls
+    plan = [(i, f.attr, _plan(f.spec), f.spec.kind in ("struct", "array"), f.optional)
+            for i, f in enumerate(spec.fields())]
+
+    def enc_struct(out, v):
+        if type(v) is not cls and not isinstance(v, cls):
+            raise _wrong(cls.__name__, v)
+        last = -1
+        for i, name, enc, always_sent, optional in plan:
+            x = getattr(v, name)
+            if not x:  # zero values are left out; nested structs and arrays are always sent
+                if x is None:
+                    if optional:
+                        continue
+                    e = Mismatch("expected a value, got None (annotate it Optional[...])")
+                    e.path.append(name)
+                    raise e
+                if not always_sent:
+                    continue
+            put_uint(out, i - last)  # the field delta: how far the field number moved
+            last = i
+            try:
+                enc(out, x)
+            except Mismatch as e:
+                e.path.insert(0, name)
+                raise
+        out.append(0)
+    return enc_struct
 
 
 # Plans are found by kind: fixed functions for the simple kinds, makers for the rest.

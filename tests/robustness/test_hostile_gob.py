@@ -10,14 +10,17 @@ bystander being starved.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import socket
 import threading
+from dataclasses import dataclass, field
 
 import pytest
 
 from .support import (
     DEADLINE,
+    Args,
     SMALL_MESSAGE_LIMIT,
     bounded_memory,
     bystander,
@@ -29,6 +32,7 @@ from minirpc import codec as mcodec
 from minirpc import gob
 from minirpc.errors import ProtocolError
 from minirpc.format import Request, Response
+from minirpc.gob import encoder as gob_encoder
 from minirpc.gob import rpc as gobrpc
 
 MEMORY_LIMIT = 24 * 2**20
@@ -311,3 +315,39 @@ def test_a_client_that_sends_half_a_message_and_stalls_does_not_block_others(rob
         assert read_until_closed(stalled) == b""
     finally:
         stalled.close()
+
+
+# -- memory a decoder holds stays a small multiple of what it was sent ------------------
+
+
+@dataclass
+class Empty:
+    pass
+
+
+@dataclass
+class Padded:  # what the attacker sends: an Add argument with a huge field Add does not have
+    A: int = 0
+    B: int = 0
+    Junk: list[Empty] = field(default_factory=list)
+
+
+def test_a_huge_field_the_method_ignores_is_skipped_without_being_built(robust):
+    target = robust("gob")
+    junk = Padded(2, 3, [Empty()] * 200_000)
+    payload = valid_request("Robust.Add", junk, Padded)
+    assert len(payload) < SMALL_MESSAGE_LIMIT
+    with bystander(target), bounded_memory(8 * len(payload)):
+        headers = attack(target, payload)
+    assert [h.error for h in headers] == [""]  # answered: 5, and Junk never became 200,000 objects
+
+
+def test_type_definitions_beyond_the_per_stream_budget_close_the_connection(robust):
+    target = robust("gob")
+    fields = tuple((f"Field{i:05d}", 2) for i in range(3000))  # ~36 KiB a definition
+    definitions = b"".join(gob_encoder.definition(gob.WireType("struct", f"Wide{n}", 65 + n, fields))
+                           for n in range(40))  # 1.4 MiB in all: past the 1 MiB budget
+    payload = definitions + valid_request("Robust.Add", Args(1, 2))
+    with bystander(target), bounded_memory(16 * SMALL_MESSAGE_LIMIT):
+        headers = attack(target, payload)
+    assert headers == []  # closed before the request that followed the definitions
