@@ -67,17 +67,29 @@ CONNECTED = "200 Connected to Go RPC"  # the exact status Go's client insists on
 DEFAULT_HANDSHAKE_TIMEOUT = 5.0  # seconds a peer gets to send its whole request
 MAX_HEADER_BYTES = 64 * 1024  # request line + headers; more gets 431
 MAX_BODY_BYTES = 1024 * 1024  # a request body for a page of your own
+MAX_HANDSHAKES = 1024  # connections still speaking HTTP at once; more are hung up on at once
 DEFAULT_WORKERS = 4
 log = logging.getLogger("minirpc.http")
 
 
 class HTTPTunnelError(RPCError, ConnectionError):
-    """``dial_http`` got something other than ``200 Connected to Go RPC``."""
+    """``dial_http`` got something other than ``200 Connected to Go RPC``; ``status`` is the
+    HTTP status the server answered with ("401 Unauthorized"), or None when it gave none."""
+
+    def __init__(self, message: str, status: str | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+def _check_token(token: str) -> str:
+    if not token or not token.isascii() or not token.isprintable() or " " in token:
+        raise ValueError("a bearer token must be printable ASCII with no spaces, and not empty")
+    return token
 
 
 def bearer_token(token: str) -> Callable[[dict], bool]:
     """An ``auth=`` check that wants the header ``Authorization: Bearer <token>``."""
-    expected = ("Bearer " + token).encode()
+    expected = ("Bearer " + _check_token(token)).encode()
 
     def check(headers) -> bool:
         given = (headers.get("Authorization") or "").encode("latin-1", "replace")
@@ -87,7 +99,7 @@ def bearer_token(token: str) -> Callable[[dict], bool]:
 
 def bearer_headers(token: str) -> dict:
     """The ``headers=`` for ``dial_http`` that ``bearer_token(token)`` accepts."""
-    return {"Authorization": "Bearer " + token}
+    return {"Authorization": "Bearer " + _check_token(token)}
 
 
 # ---------------------------------------------------------------- an HTTP head, sans-IO
@@ -174,8 +186,9 @@ class HTTPServer:
 
     def __init__(self, *, auth: Callable[[dict], bool] | None = None, workers: int = DEFAULT_WORKERS,
                  handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT, max_header_bytes: int = MAX_HEADER_BYTES,
-                 name: str = "minirpc-http"):
+                 max_handshakes: int = MAX_HANDSHAKES, name: str = "minirpc-http"):
         self.auth, self.handshake_timeout, self.max_header_bytes = auth, handshake_timeout, max_header_bytes
+        self.max_handshakes = max_handshakes
         self.routes: dict[str, _Route] = {}
         self.pool = WorkerPool(workers, f"{name}-worker")
         self.pool.every_second(self._sweep)
@@ -258,6 +271,8 @@ class HTTPServer:
         if self.auth is not None and not self.auth(headers):
             return connection.answer(401, "401 unauthorized\n", [("WWW-Authenticate", "Bearer")])
         if route.kind == "rpc":
+            if route.server.at_capacity():
+                return connection.answer(503, "503 too many connections: try again later\n")
             return connection.tunnel(route.server, wire_format(route.codec))
         if route.kind == "debug":
             services = debug.describe(route.server)
@@ -290,6 +305,9 @@ class HTTPServing:
                     return
                 break
             net.tune(sock)
+            if len(self.http_server._connections) >= self.http_server.max_handshakes:
+                sock.close()  # too many still in their handshake: a flood, not clients
+                continue
             if self.ssl_context is not None:
                 sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
             _HTTPConnection(self.http_server, sock, self.ssl_context is not None).start()
@@ -499,7 +517,7 @@ class _HTTPConnection:
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
             413: "Request Entity Too Large", 431: "Request Header Fields Too Large",
-            500: "Internal Server Error", 501: "Not Implemented"}
+            500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}
 
 
 def handle_http(server: Any, rpc_path: str = DEFAULT_RPC_PATH, debug_path: str = DEFAULT_DEBUG_PATH, *,
@@ -559,7 +577,8 @@ def dial_http(network: str, address: str | None = None, *, path: str = DEFAULT_R
         except ProtocolError:
             status = "HTTP response headers too large"
         if status != CONNECTED:
-            raise HTTPTunnelError(f"dial-http {network} {address}: {status}")
+            answered = status.removeprefix("unexpected HTTP response: ") if status.startswith("unexpected") else None
+            raise HTTPTunnelError(f"dial-http {network} {address}: {status}", answered)
         sock.settimeout(None)
     except BaseException:
         sock.close()

@@ -199,6 +199,10 @@ class Server:
             else:
                 self.adopt(sock, fmt, tls=ssl_context is not None)
 
+    def at_capacity(self) -> bool:
+        """Is the server serving ``max_connections`` already (a new one would be refused)?"""
+        return len(self._connections) >= self.max_connections
+
     def connections(self, origin: Any = None) -> list[_Connection]:
         with self._lock:
             return [c for c in self._connections if origin is None or c.origin is origin]
@@ -611,7 +615,7 @@ class Serving:
 
     def _take(self, sock: Any) -> None:
         net.tune(sock)
-        if len(self.server._connections) >= self.server.max_connections:
+        if self.server.at_capacity():
             return self._refuse(sock)
         if self.format is None:  # a codec of your own reads its socket itself: it needs a thread
             sock.setblocking(True)

@@ -337,3 +337,17 @@ def test_client_that_hangs_up_mid_request_does_not_hurt_the_server(serving):
     with connect(serving) as sock:
         sock.sendall(b"CONNECT /_goRPC_ HTT")
     still_serving(serving)
+
+
+def test_a_refused_tunnel_says_the_status_it_got(guarded):
+    with pytest.raises(HTTPTunnelError) as caught:
+        dial_http("tcp", guarded.address)
+    assert caught.value.status == "401 Unauthorized"
+
+
+@pytest.mark.parametrize("token", ["", "two words", "naïve", "line\nbreak"])
+def test_a_token_that_cannot_travel_in_a_header_is_refused_at_once(token):
+    with pytest.raises(ValueError, match="printable ASCII"):
+        bearer_token(token)
+    with pytest.raises(ValueError, match="printable ASCII"):
+        bearer_headers(token)

@@ -1,0 +1,291 @@
+"""A server that holds up at scale: bounded threads, push-back, many connections, fast accept.
+
+Each test starts its own in-process server, so ``threading.active_count()`` and
+``tracemalloc`` see it.  Counts are scaled for a 2-core CI machine, except the
+2,000-connection test, which the issue asks for as it is.
+"""
+
+from __future__ import annotations
+
+import collections
+import resource
+import socket
+import threading
+from concurrent import futures
+
+import pytest
+
+import minirpc
+from minirpc import http as mhttp
+from minirpc.format import NEED_DATA, Request
+from minirpc.jsonrpc import ClientFormat
+
+from .support import DEADLINE, Args, Robust, bounded_memory, wait_until
+
+WORKERS = 8
+SLACK = 4  # threads the test itself may add (pump, timer, bystander...)
+
+
+@pytest.fixture
+def many_files():
+    """Room for a few thousand sockets (each connection is two: ours and the server's)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 10_000) if hard != resource.RLIM_INFINITY else 10_000
+    if want < 4_500:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} is too low for 2,000 connections")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.fixture
+def scale_server():
+    """A JSON server with WORKERS workers; the test's threads must be back to the baseline after."""
+    baseline = threading.active_count()
+    made = []
+
+    def make(**options):
+        server = minirpc.Server(workers=options.pop("workers", WORKERS), **options)
+        server.register(Robust())
+        serving = server.start("127.0.0.1:0", codec="json")
+        made.append((server, serving))
+        return server, serving
+
+    yield make
+    for server, _ in made:
+        for service in server.services():
+            service.receiver.release.set()  # frees any Hang call
+        server.close()
+    assert wait_until(lambda: threading.active_count() <= baseline), \
+        f"threads left: {sorted(t.name for t in threading.enumerate())}"
+
+
+def connect(address: str, timeout: float = DEADLINE) -> socket.socket:
+    host, port = address.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=timeout)
+    sock.settimeout(timeout)
+    return sock
+
+
+def requests(n: int, start: int = 0) -> bytes:
+    fmt = ClientFormat()
+    return b"".join(fmt.encode(Request("Robust.Add", i), Args(i, 1)) for i in range(start, start + n))
+
+
+def read_replies(sock: socket.socket, n: int) -> dict[int, int]:
+    """n JSON replies off a raw socket: {id: result}."""
+    fmt, got = ClientFormat(), {}
+    while len(got) < n:
+        message = fmt.next_message()
+        if message is NEED_DATA:
+            data = sock.recv(1 << 16)
+            assert data, f"the server closed after {len(got)} of {n} replies"
+            fmt.receive_data(data)
+            continue
+        got[message.header.seq] = message.body
+    return got
+
+
+# ------------------------------------------------------------------ threads are bounded
+
+
+def test_two_thousand_idle_connections_cost_no_thread(scale_server, many_files):
+    baseline = threading.active_count()
+    server, serving = scale_server()
+    socks = [connect(serving.address) for _ in range(2000)]
+    try:
+        assert wait_until(lambda: len(server.connections()) == 2000), len(server.connections())
+        assert threading.active_count() <= baseline + WORKERS, sorted(t.name for t in threading.enumerate())
+        with minirpc.dial(serving.address, codec="json", timeout=DEADLINE) as client:  # and they still serve
+            assert client.call("Robust.Add", Args(2, 3), timeout=DEADLINE) == 5
+    finally:
+        for sock in socks:
+            sock.close()
+    assert wait_until(lambda: not server.connections())
+
+
+def test_two_hundred_connections_with_fifty_calls_in_flight_each_stay_within_the_workers(scale_server):
+    baseline = threading.active_count()
+    server, serving = scale_server()
+    socks = [connect(serving.address) for _ in range(200)]
+    peak = [0]
+    stop = threading.Event()
+
+    def watch():
+        while not stop.wait(0.01):
+            peak[0] = max(peak[0], threading.active_count())
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for i, sock in enumerate(socks):  # everything sent first: 10,000 requests in flight
+            sock.sendall(requests(50, start=i * 50))
+        for i, sock in enumerate(socks):  # every reply matches its request
+            assert read_replies(sock, 50) == {seq: seq + 1 for seq in range(i * 50, i * 50 + 50)}
+    finally:
+        stop.set()
+        watcher.join()
+        for sock in socks:
+            sock.close()
+    assert peak[0] <= baseline + WORKERS + 1, f"{peak[0]} threads at the peak (baseline {baseline})"
+
+
+def test_slow_calls_run_at_most_workers_at_a_time_and_all_finish(scale_server):
+    server, serving = scale_server(workers=4)
+    service = server.services()[0].receiver
+    with minirpc.dial(serving.address, codec="json") as client:
+        calls = [client.go("Robust.Hang", i) for i in range(12)]
+        assert all(service.hanging.acquire(timeout=DEADLINE) for _ in range(4))  # four run...
+        assert not service.hanging.acquire(timeout=0.2)  # ... and the fifth waits for a worker
+        service.release.set()
+        assert [call.result(timeout=DEADLINE) for call in calls] == list(range(12))
+
+
+# ------------------------------------------------------------------ push-back
+
+
+def test_a_client_that_never_reads_is_pushed_back_and_others_are_still_served(scale_server):
+    baseline = threading.active_count()
+    server, serving = scale_server(max_in_flight=64, max_reply_backlog=64 * 1024)
+    host, port = serving.address.rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a client that reads nothing, with a small window
+    sock.settimeout(DEADLINE)
+    sock.connect((host, int(port)))
+    sock.sendall(requests(1))
+    assert read_replies(sock, 1) == {0: 1}
+    flooding = server.connections()[0]
+    # the kernel would otherwise take megabytes of replies before the server's own limits matter
+    flooding.stream.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    chunk, stop = requests(1000, start=1), threading.Event()
+
+    def flood():  # up to 100,000 requests, never a reply read
+        sock.settimeout(0.2)
+        for _ in range(100):
+            while not stop.is_set():
+                try:
+                    sock.sendall(chunk)
+                    break
+                except socket.timeout:
+                    continue  # pushed back: the server does not read us now
+                except OSError:
+                    return
+    flooder = threading.Thread(target=flood)
+    try:
+        with bounded_memory(48 * 2**20):
+            flooder.start()
+            assert wait_until(lambda: flooding.state == "paused"), "the server never stopped reading the flood"
+            with minirpc.dial(serving.address, codec="json", timeout=DEADLINE) as bystander:
+                for i in range(20):
+                    assert bystander.call("Robust.Add", Args(i, 1), timeout=DEADLINE) == i + 1
+            assert flooding.in_flight <= 64 and len(flooding.stream.outbox) <= 64 * 1024 + 4096
+            assert threading.active_count() <= baseline + WORKERS + SLACK
+    finally:
+        stop.set()
+        sock.close()
+        flooder.join()
+
+
+# ------------------------------------------------------------------ connections like a production server
+
+
+def test_accepted_connections_get_keepalive_and_nodelay(scale_server):
+    server, serving = scale_server()
+    with minirpc.dial(serving.address, codec="json") as client:
+        client.call("Robust.Add", Args(1, 1))
+        accepted = server.connections()[0].stream.sock
+        assert accepted.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 15  # Go's 15 s
+
+
+def test_a_burst_of_a_hundred_clients_all_connect_without_a_syn_retry(scale_server):
+    """A listen backlog of 5 makes most of a burst wait a second for a SYN retry; a connect
+    timeout shorter than that second fails such a client."""
+    server, serving = scale_server()
+    with futures.ThreadPoolExecutor(100) as pool:
+        socks = list(pool.map(lambda _: connect(serving.address, timeout=0.8), range(100)))
+    for sock in socks:
+        sock.close()
+
+
+def test_the_http_server_takes_a_burst_too(scale_server):
+    server, _ = scale_server()
+    with mhttp.start_http(server) as web, futures.ThreadPoolExecutor(100) as pool:
+        socks = list(pool.map(lambda _: connect(web.address, timeout=0.8), range(100)))
+        for sock in socks:
+            sock.close()
+
+
+def test_two_thousand_connections_are_accepted_and_served(scale_server, many_files):
+    server, serving = scale_server()
+    socks = [connect(serving.address) for _ in range(2000)]
+    try:
+        for sock in socks[::100]:
+            sock.sendall(requests(1))
+            assert read_replies(sock, 1) == {0: 1}
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_past_the_connection_cap_a_client_gets_a_clear_error(scale_server):
+    server, serving = scale_server(max_connections=3)
+    clients = [minirpc.dial(serving.address, codec="json") for _ in range(3)]
+    try:
+        for client in clients:
+            assert client.call("Robust.Add", Args(1, 1), timeout=DEADLINE) == 2
+        with minirpc.dial(serving.address, codec="json") as refused:
+            with pytest.raises(minirpc.ServerError, match=r"too many connections \(this server takes 3\)"):
+                refused.call("Robust.Add", Args(1, 1), timeout=DEADLINE)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout(scale_server):
+    server, serving = scale_server(idle_timeout=0.5)
+    sock = connect(serving.address)
+    assert sock.recv(1) == b""  # the server hung up on a client that said nothing
+    with minirpc.dial(serving.address, codec="json") as client:  # a busy one is not idle
+        assert client.call("Robust.Sleep", 0.2, timeout=DEADLINE) == 1
+
+
+def test_threads_come_back_to_the_baseline_after_close():
+    baseline = threading.active_count()
+    server = minirpc.Server(workers=WORKERS)
+    server.register(Robust())
+    serving = server.start("127.0.0.1:0", codec="gob")
+    with minirpc.dial(serving.address, codec="gob") as client:
+        calls = [client.go("Robust.Add", Args(i, 1)) for i in range(500)]
+        assert [c.result(timeout=DEADLINE) for c in calls] == [i + 1 for i in range(500)]
+    assert threading.active_count() > baseline
+    server.close()
+    assert wait_until(lambda: threading.active_count() <= baseline)
+
+
+def test_every_reply_matches_its_call_under_load(scale_server):
+    server, serving = scale_server()
+    clients = [minirpc.dial(serving.address, codec="json") for _ in range(8)]
+    try:
+        pending = collections.deque()
+        for round_ in range(50):
+            for n, client in enumerate(clients):
+                value = round_ * 100 + n
+                pending.append((value, client.go("Robust.Add", Args(value, 1))))
+        assert all(call.result(timeout=DEADLINE) == value + 1 for value, call in pending)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_past_the_connection_cap_the_http_tunnel_answers_503(scale_server):
+    server, _ = scale_server(max_connections=2)
+    with mhttp.start_http(server) as web:
+        clients = [mhttp.dial_http(web.address, timeout=DEADLINE) for _ in range(2)]
+        try:
+            with pytest.raises(mhttp.HTTPTunnelError, match="unexpected HTTP response: 503 Service Unavailable"):
+                mhttp.dial_http(web.address, timeout=DEADLINE)
+        finally:
+            for client in clients:
+                client.close()
