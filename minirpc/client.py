@@ -42,11 +42,12 @@ import time
 from concurrent import futures
 from typing import Any
 
-from . import net
+from . import net, values
 from .codec import CodecChoice, client_codec
 from .errors import (BodyError, CallCancelled, CallTimeout, ConnectionLost, ServerError, ShutdownError,
                      TruncatedMessage)
 from .format import DEFAULT_MAX_MESSAGE, Request
+from .registry import signatures
 
 
 class Call(futures.Future):
@@ -306,6 +307,21 @@ class Client:
             if not call.done():
                 self._time_out(call, timeout)
 
+    # -- typed calls ----------------------------------------------------
+
+    def proxy(self, service: type, name: str | None = None) -> "Proxy":
+        """Calls with types, from the service's class (or a ``typing.Protocol`` of it)::
+
+            arith = client.proxy(Arith)
+            arith.Multiply(Args(7, 8))          # -> 56, an int
+            arith.Divide({"A": 7, "B": 2})      # -> Quotient(Quo=3, Rem=1): a dict argument is converted
+            arith.Divide.go(Args(7, 2))         # -> a Call; every method takes timeout= too
+
+        The methods are the class's suitable ones (``minirpc.registry``'s rules), published as
+        ``name.Method`` (``name`` defaults to the class name, as ``Server.register`` does).  Share
+        the class between client and server: Go's advice to share one package of types."""
+        return Proxy(self, service, name)
+
     # -- closing --------------------------------------------------------
 
     def close(self) -> None:
@@ -328,6 +344,46 @@ class Client:
     def __exit__(self, *exc: Any) -> None:
         if not self._closing:
             self.close()
+
+
+class Proxy:
+    """A service's methods as Python methods on a client (see ``Client.proxy``)."""
+
+    def __init__(self, client: Client, service: type, name: str | None = None):
+        found, _ = signatures(service)
+        if not found:
+            raise TypeError(f"{service.__name__} has no methods a server would publish "
+                            "(see minirpc.registry for the rules)")
+        name = name or service.__name__
+        for method, (arg_type, reply_type) in found.items():
+            setattr(self, method, _ProxyMethod(client, f"{name}.{method}", arg_type, reply_type))
+        self._methods = sorted(found)
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"<Proxy {self._name}: {', '.join(self._methods)}>"
+
+
+class _ProxyMethod:
+    """One remote method: call it, or ``.go(...)`` it."""
+
+    def __init__(self, client: Client, service_method: str, arg_type: Any, reply_type: Any):
+        self.client, self.service_method = client, service_method
+        self.arg_type, self.reply_type = arg_type, reply_type
+
+    def _args(self, args: Any) -> Any:
+        if isinstance(args, dict) and values.is_struct(values.strip_annotated(self.arg_type)):
+            return values.from_plain(args, self.arg_type, "args")  # a dict for a dataclass: build it here
+        return args
+
+    def __call__(self, args: Any = None, *, timeout: float | None = None) -> Any:
+        return self.client.call(self.service_method, self._args(args), reply_type=self.reply_type, timeout=timeout)
+
+    def go(self, args: Any = None, *, timeout: float | None = None) -> Call:
+        return self.client.go(self.service_method, self._args(args), reply_type=self.reply_type, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"<remote {self.service_method}({values.type_name(self.arg_type)}) -> {values.type_name(self.reply_type)}>"
 
 
 def dial(network: str, address: str | None = None, *, codec: CodecChoice = None, timeout: float | None = None,

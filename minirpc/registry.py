@@ -71,10 +71,11 @@ class Service:
     skipped: list[tuple[str, str]]  # (method name, the rule it broke)
 
 
-def suitable_methods(receiver: Any) -> tuple[dict[str, Method], list[tuple[str, str]]]:
-    """Sort the receiver's public methods into suitable ones and skipped ones."""
-    methods, skipped = {}, []
-    for name, function in inspect.getmembers(type(receiver), inspect.isfunction):
+def signatures(cls: type) -> tuple[dict[str, tuple[Any, Any]], list[tuple[str, str]]]:
+    """A class's suitable methods as {name: (arg_type, reply_type)}, and the skipped ones
+    as (name, the rule it broke).  The client's typed proxies read services this way too."""
+    found, skipped = {}, []
+    for name, function in inspect.getmembers(cls, inspect.isfunction):
         if name.startswith("_"):
             continue
         why = _why_unsuitable(function) if name[:1].isupper() else \
@@ -82,8 +83,14 @@ def suitable_methods(receiver: Any) -> tuple[dict[str, Method], list[tuple[str, 
         if isinstance(why, str):
             skipped.append((name, why))
         else:
-            arg_type, reply_type = why
-            methods[name] = Method(name, getattr(receiver, name), arg_type, reply_type)
+            found[name] = why
+    return found, skipped
+
+
+def suitable_methods(receiver: Any) -> tuple[dict[str, Method], list[tuple[str, str]]]:
+    """Sort the receiver's public methods into suitable ones and skipped ones."""
+    found, skipped = signatures(type(receiver))
+    methods = {name: Method(name, getattr(receiver, name), arg, reply) for name, (arg, reply) in found.items()}
     return methods, skipped
 
 

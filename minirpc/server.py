@@ -70,11 +70,13 @@ class Server:
     def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE, *, workers: int = DEFAULT_WORKERS,
                  max_connections: int = DEFAULT_MAX_CONNECTIONS, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
                  max_reply_backlog: int = DEFAULT_MAX_REPLY_BACKLOG, idle_timeout: float | None = None,
-                 handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT, name: str = "minirpc-server"):
+                 handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT, close_timeout: float | None = None,
+                 name: str = "minirpc-server"):
         self.registry = Registry()
         self.max_message, self.max_connections = max_message, max_connections
         self.max_in_flight, self.max_reply_backlog = max_in_flight, max_reply_backlog
         self.idle_timeout, self.handshake_timeout = idle_timeout, handshake_timeout
+        self.close_timeout = close_timeout  # how long leaving a ``with`` block waits for running calls
         self.pool = WorkerPool(workers, f"{name}-worker")
         self.pool.every_second(self._sweep)
         self._lock = threading.Lock()  # protects the three below
@@ -247,14 +249,14 @@ class Server:
         for serving in servings:
             abandoned += serving._shut(None if deadline is None else max(0.0, deadline - time.monotonic()))
         abandoned += _drain(self.connections(), deadline)
-        self.pool.stop()
+        self.pool.stop(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self.abandoned = _report(abandoned)
 
     def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.close()
+        self.close(self.close_timeout)
 
 
 def _report(abandoned: list[str]) -> list[str]:
@@ -673,7 +675,7 @@ class Serving:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.close()
+        self.close(self.server.close_timeout)
 
     def __repr__(self) -> str:
         return f"<Serving {self.network} {self.address}>"

@@ -220,6 +220,7 @@ class WorkerPool:
         self._waking = False  # a wake-up is on its way to some worker (at most one at a time)
         self._lock = threading.Lock()  # protects _threads, _stopping and _handlers changes
         self._threads: list[threading.Thread] = []
+        self._running = 0  # threads in _work
         self._stopping = False
         self._ticks: list[Callable[[], None]] = []
         self._tick_lock = threading.Lock()  # held by the worker running the ticks
@@ -275,10 +276,21 @@ class WorkerPool:
                 thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._threads) + 1}",
                                           daemon=True)
                 self._threads.append(thread)
+                self._running += 1
                 thread.start()
 
     # -- a worker's life
     def _work(self) -> None:
+        try:
+            self._serve()
+        finally:
+            with self._lock:
+                self._running -= 1
+                last = self._stopping and self._running == 0
+            if last:  # the last worker out closes the poller
+                self._poller.close()
+
+    def _serve(self) -> None:
         while not self._stopping:
             job = self._take_job()
             if job is not None:
@@ -301,6 +313,8 @@ class WorkerPool:
             return None
         if self._jobs:  # more wait: let another worker start on them
             self._wake_one()
+        elif not self._polling:  # this worker will be busy: somebody must watch the sockets
+            self._leave_poller(joined=False)
         return job
 
     def _become_poller(self) -> bool:
@@ -317,9 +331,10 @@ class WorkerPool:
             self._waking = False
             return False
 
-    def _leave_poller(self) -> None:
+    def _leave_poller(self, joined: bool = True) -> None:
         with self._cond:
-            self._polling -= 1
+            if joined:
+                self._polling -= 1
             if not self._polling and self._idle and not self._waking:  # nobody would watch: promote one
                 self._waking = True
                 self._cond.notify()
@@ -342,8 +357,9 @@ class WorkerPool:
         finally:
             self._tick_lock.release()
 
-    def stop(self) -> None:
-        """Stop every worker (after the job or event each is handling) and wait for them."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop every worker (after the job or event each is handling) and wait for them, at
+        most ``timeout`` seconds: a worker still running a call then finishes it on its own."""
         with self._lock:
             if self._stopping:
                 return
@@ -352,11 +368,12 @@ class WorkerPool:
         with self._cond:
             self._cond.notify_all()
         self._poller.stop()  # wakes every worker, whatever it is waiting on
-        current = threading.current_thread()
+        current, deadline = threading.current_thread(), None if timeout is None else time.monotonic() + timeout
         for thread in threads:
             if thread is not current:
-                thread.join()
-        self._poller.close()
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if not threads:
+            self._poller.close()  # (else the last worker out closes it)
 
     @property
     def stopped(self) -> bool:

@@ -15,7 +15,7 @@ import pytest
 import minirpc
 from minirpc.format import Request
 
-from conftest import Args, Quotient
+from conftest import Args, Arith, Quotient
 
 
 def test_sync_call_returns_the_reply(client):
@@ -462,3 +462,112 @@ def test_a_reply_that_cannot_be_encoded_is_an_error_and_the_connection_goes_on(v
     else:  # JSON, like Go's encoding/json, writes a struct with no exported fields as {}
         assert values_client.call("Values.Hidden", 1) == {}
     assert values_client.call("Values.Zero", 3, reply_type=Counted) == Counted(3)
+
+
+# ------------------------------------------------------------------ typed proxies (beyond Go)
+
+
+def test_a_proxy_returns_typed_replies(client):
+    arith = client.proxy(Arith)
+    assert arith.Multiply(Args(7, 8)) == 56
+    assert arith.Divide(Args(7, 2)) == Quotient(3, 1)  # a dataclass, not a dict
+
+
+def test_a_proxy_converts_a_dict_argument_for_a_dataclass(client):
+    assert client.proxy(Arith).Divide({"A": -7, "B": 2}) == Quotient(-3, -1)  # and Go's truncation
+
+
+def test_a_proxy_method_goes_asynchronously_too(client):
+    calls = [client.proxy(Arith).Mul.go(Args(i, 3)) for i in range(10)]
+    assert [c.result(timeout=10) for c in calls] == [3 * i for i in range(10)]
+
+
+def test_a_proxy_passes_server_errors_through(client):
+    with pytest.raises(minirpc.ServerError, match="^divide by zero$"):
+        client.proxy(Arith).Div(Args(1, 0))
+
+
+def test_a_proxy_takes_a_service_name(client):
+    assert client.proxy(Arith, name="net.rpc.Arith").Add(Args(2, 3)) == 5
+
+
+def test_a_proxy_can_be_built_from_a_protocol(client):
+    import typing
+
+    class Multiplier(typing.Protocol):
+        def Multiply(self, args: Args) -> int: ...
+
+    assert client.proxy(Multiplier, name="Arith").Multiply(Args(6, 7)) == 42
+
+
+def test_a_proxy_of_a_class_with_nothing_to_call_says_so(client):
+    class Nothing:
+        def helper(self):
+            pass
+
+    with pytest.raises(TypeError, match="no methods a server would publish"):
+        client.proxy(Nothing)
+
+
+def test_dial_takes_just_an_address(serving, codec):
+    with minirpc.dial(serving.address, codec=codec) as client:
+        assert client.call("Arith.Add", Args(1, 2)) == 3
+
+
+# ------------------------------------------------------------------ closing, bounded (beyond Go)
+
+
+class Sleepy:
+    def __init__(self):
+        self.release = threading.Event()
+
+    def Nap(self, seconds: float) -> int:
+        self.release.wait(seconds)
+        return 1
+
+
+def test_close_with_a_timeout_abandons_calls_still_running_and_names_them():
+    server, sleepy = minirpc.Server(), Sleepy()
+    server.register(sleepy)
+    serving = server.start()
+    client = minirpc.dial(serving.address)
+    try:
+        call = client.go("Sleepy.Nap", 30.0)
+        assert wait_for(lambda: server.connections() and server.connections()[0].running)
+        server.close(timeout=0.1)
+        assert server.abandoned == ["Sleepy.Nap (seq 0)"]
+        assert isinstance(call.exception(timeout=10), (minirpc.ConnectionLost, minirpc.ShutdownError))
+    finally:
+        sleepy.release.set()
+        client.close()
+
+
+def test_leaving_a_with_block_waits_at_most_the_servers_close_timeout():
+    server, sleepy = minirpc.Server(close_timeout=0.1), Sleepy()
+    server.register(sleepy)
+    try:
+        with server.start() as serving, minirpc.dial(serving.address) as client:
+            client.go("Sleepy.Nap", 30.0)
+            assert wait_for(lambda: server.connections() and server.connections()[0].running)
+        assert serving.abandoned == ["Sleepy.Nap (seq 0)"]
+    finally:
+        sleepy.release.set()
+        server.close()
+
+
+def test_close_without_a_timeout_waits_for_running_calls():
+    server, sleepy = minirpc.Server(), Sleepy()
+    server.register(sleepy)
+    serving = server.start()
+    with minirpc.dial(serving.address) as client:
+        client.go("Sleepy.Nap", 0.2)
+        assert wait_for(lambda: server.connections() and server.connections()[0].running)
+        server.close()
+    assert server.abandoned == []
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return bool(predicate())

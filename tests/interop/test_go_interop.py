@@ -308,3 +308,22 @@ def test_struct_with_an_array_field_round_trips_through_go(client):
     c, _ = client
     sent = WithArray((1, 0, -3))
     assert c.call("Echo.Array", sent, reply_type=WithArray) == sent
+
+
+# ---------------------------------------------------------------- typed proxies against Go
+
+
+def test_a_typed_proxy_calls_the_go_server(client):
+    c, _ = client
+    arith = c.proxy(Arith)  # the Python class stands in for Go's shared types
+    assert arith.Add(Args(7, 8)) == 15
+    assert arith.Div(Args(17, 5)) == Quotient(3, 2)
+    assert arith.Div({"A": 17, "B": 5}) == Quotient(3, 2)  # a dict for a struct argument is converted
+    with pytest.raises(ServerError, match="^divide by zero$"):
+        arith.Div(Args(1, 0))
+    assert arith.Mul.go(Args(6, 7)).result(timeout=10) == 42
+
+
+def test_a_typed_proxy_under_another_name_calls_the_go_server(client):
+    c, _ = client
+    assert c.proxy(Arith, name="net.rpc.Arith").Add(Args(1, 2)) == 3

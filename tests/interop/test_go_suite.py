@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 import minirpc
-from minirpc.http import start_http
+from minirpc.http import handle_http
 
 from goenv import require_go
 
@@ -279,14 +279,19 @@ def minirpc_servers():
     json_server = minirpc.Server()  # jsonrpc's DefaultServer in all_test.go
     json_server.register_name("Arith", JSONArith())
     json_server.register_name("BuiltinTypes", JSONBuiltinTypes())
+    # Go's TestHTTP: DefaultServer.HandleHTTP on the default paths and newServer.HandleHTTP("/foo",
+    # "/bar") share Go's DefaultServeMux, so one HTTP server serves both, as here.
+    web = handle_http(default, codec="gob")
+    handle_http(new, "/foo", "/bar", codec="gob", http_server=web)
     with ExitStack() as stack:
         for server in (default, new, json_server):
             stack.callback(server.close)
+        http_address = stack.enter_context(web.start("127.0.0.1:0")).address
         yield {
             "MINIRPC_GOB_ADDR": stack.enter_context(default.start("127.0.0.1:0", codec="gob")).address,
             "MINIRPC_GOB_NEW_ADDR": stack.enter_context(new.start("127.0.0.1:0", codec="gob")).address,
-            "MINIRPC_HTTP_ADDR": stack.enter_context(start_http(default, codec="gob")).address,
-            "MINIRPC_HTTP_FOO_ADDR": stack.enter_context(start_http(new, rpc_path="/foo", codec="gob")).address,
+            "MINIRPC_HTTP_ADDR": http_address,
+            "MINIRPC_HTTP_FOO_ADDR": http_address,
             "MINIRPC_JSON_ADDR": stack.enter_context(json_server.start("127.0.0.1:0", codec="json")).address,
             "MINIRPC_JSON_MALFORMED_ADDR": stack.enter_context(MalformedPeer()).address,
         }
