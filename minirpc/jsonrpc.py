@@ -64,10 +64,13 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # Python's json accepts NaN and Infinity; Go does not
 
 
+_MAX_DIGITS = getattr(sys, "get_int_max_str_digits", lambda: 0)()  # Python's own limit (0: none)
+
+
 def _parse_int(digits: str) -> Any:
     if digits == "-0":
         return -0.0  # Go keeps the sign of -0 (a float64 for an interface{})
-    if len(digits) > sys.get_int_max_str_digits() - 1:
+    if _MAX_DIGITS and len(digits.lstrip("-")) > _MAX_DIGITS:
         return values.LongNumber(digits)
     return int(digits)
 
