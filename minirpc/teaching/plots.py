@@ -281,10 +281,12 @@ def _draw_histogram(ax, all_samples: list[Samples], bins: int, density: bool = T
     _log_axis(ax.xaxis, lo, hi)
     ax.set_xlabel("latency (µs, log scale)")
     ax.set_ylabel("share of calls" if density else "calls")
-    if density:
-        from matplotlib.ticker import PercentFormatter
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+    if density:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole calls
     return handles
 
 

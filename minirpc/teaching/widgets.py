@@ -57,7 +57,7 @@ from typing import Any, Callable
 import ipywidgets as w
 
 from .. import client as _client
-from .. import lossy, values
+from .. import values
 from ..errors import CallTimeout, ConnectionLost, ShutdownError
 from . import plots
 from .wiretap import WireTap
@@ -259,7 +259,7 @@ class CallConsole:
         self.signature.value = f"<code>{html.escape(info.signature)}</code>"
         self.fields = _form_fields(info.arg_type)
         if info.arg_type is None or not self.fields:  # a remote method, or an argument with no simple form
-            self.args_json.value = json.dumps(_example(info.arg_type))
+            self.args_json.value = json.dumps(_example(info.arg_type, info.arg_type_name))
             self.as_json.value = True
         self._switch_editor()
 
@@ -460,9 +460,12 @@ class NetworkConsole(CallConsole):
 
     ::
 
-        console = NetworkConsole(server, seed=1)   # a network and a listener of its own
+        console = NetworkConsole(server, lossy.Network(seed=1))   # the console's own network
         console                                    # sliders for the faults, Call, Go ×N
         console.network.set(drop=0.3)              # ... or set them from code
+
+    The console puts ``server`` on ``network`` (which starts a listener on it)
+    and closes the network when it is closed, so give it a network of its own.
 
     Every call has a ``timeout`` (the network may lose it).  With ``retries``
     above 0 a call that timed out is sent again after an exponential backoff
@@ -471,12 +474,12 @@ class NetworkConsole(CallConsole):
     idempotent?).  After each click the timeline shows what the network did
     to every message of it, and the counters what it did so far."""
 
-    def __init__(self, server: Any, *, seed: int = 1, codec: Any = None, timeout: float = 0.5, retries: int = 0,
+    def __init__(self, server: Any, network: Any, *, codec: Any = None, timeout: float = 0.5, retries: int = 0,
                  backoff: float = 0.02, backoff_cap: float = 0.5, go_count: int = 10, method: str | None = None):
-        self.network = lossy.Network(seed=seed)
+        self.network = network  # a minirpc.lossy.Network (not imported here: teaching sits beside lossy)
         self.network.add_server("server", server, codec=codec)
         self.backoff, self.backoff_cap = backoff, backoff_cap
-        self._random = random.Random(seed)  # the jitter of the backoff, repeatable like the network's faults
+        self._random = random.Random(network.seed)  # the backoff's jitter, repeatable like the network's faults
         self._call_started = 0.0
         slider = dict(min=0.0, max=1.0, step=0.05, readout_format=".2f", continuous_update=False,
                       style={"description_width": "90px"}, layout=w.Layout(width="300px"))
@@ -633,5 +636,14 @@ def _input_for(tp: Any, label: str, default: Any) -> w.Widget | None:
     return None
 
 
-def _example(arg_type: Any) -> Any:
-    return None if arg_type is None else values.to_plain(values.zero_value(arg_type))
+_REMOTE_EXAMPLES = {"int": 0, "float": 0.0, "str": "", "bool": False, "bytes": ""}
+
+
+def _example(arg_type: Any, type_name: str = "") -> Any:
+    """A value to start editing from: the zero value, or for a method known only by name, a
+    guess from its type's name (``{}`` for a struct, whose fields the debug page does not list)."""
+    if arg_type is not None:
+        return values.to_plain(values.zero_value(arg_type))
+    if type_name in _REMOTE_EXAMPLES:
+        return _REMOTE_EXAMPLES[type_name]
+    return {} if type_name.isidentifier() and type_name not in _NOT_STRUCTS else None
