@@ -1,16 +1,18 @@
 """The course in a real browser: JupyterLab in headless Chromium, driven by Playwright.
 
-The test does what a newcomer does after the README's lab command
-(``jupyter lab START.ipynb``, which serves the repository root): JupyterLab
-starts rooted at the repository (token auth; its config, settings and
+The test does what a newcomer does after the README's lab command (``jupyter
+trust notebooks/*.ipynb`` -- run here as written, into a temporary data
+directory -- then ``jupyter lab START.ipynb``, which serves the repository
+root): JupyterLab starts rooted at the repository (token auth; its config, settings and
 workspaces in a temporary directory; autosave off, so nothing is written to
 the repository), the start page ``START.ipynb`` renders, every link on it
 points at a file the server has, a click on its link to lesson 1 opens the
 lesson, *Run All* runs it to the end -- clean-up included -- and then the call
 console answers a click: a new argument typed into its form, **Call**
 pressed, the reply read on the page.  Last, a ``show_source`` link in the
-lesson opens the library file it names.  Screenshots go to
-``test-artifacts/``.
+lesson opens the library file it names, and another lesson, opened and not
+run, shows its console from the widget state stored in the file.  Screenshots
+go to ``test-artifacts/``.
 
 One retry (a fresh browser and a fresh kernel) is allowed for the cold start
 of JupyterLab itself, and reported: the test then passes with a warning that
@@ -41,6 +43,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 START = "START.ipynb"
 LESSON = "notebooks/01-registration.ipynb"
+STORED = "notebooks/04-async-calls.ipynb"  # opened but not run: its console comes from the stored state
 ARTIFACTS = REPO / "test-artifacts"
 REQUIRED = os.environ.get("MINIRPC_REQUIRE_BROWSER") == "1"
 TOKEN = "minirpc-browser-test"
@@ -74,6 +77,16 @@ def _get(url: str) -> bytes:
         return response.read()
 
 
+def _readme_trust_args() -> list[str]:
+    """The files the README's lab command trusts (``jupyter trust notebooks/*.ipynb``), expanded."""
+    import re
+
+    command = re.search(r"<!-- lab-command -->\s*```sh\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
+    step = next(s.split() for s in command.split("&&") if "jupyter trust" in s)
+    patterns = step[step.index("trust") + 1:]
+    return sorted(str(p.relative_to(REPO)) for pattern in patterns for p in REPO.glob(pattern))
+
+
 @pytest.fixture
 def chromium():
     """Chromium's path, once Chromium and Playwright are both known to be there."""
@@ -98,7 +111,10 @@ def lab(chromium, tmp_path):
         path.write_text(json.dumps(values))
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTERLAB_SETTINGS_DIR=str(settings),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               JUPYTER_DATA_DIR=str(tmp_path / "data"),  # where `jupyter trust` keeps its signatures
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    subprocess.run([sys.executable, "-m", "jupyter", "trust", *_readme_trust_args()], cwd=REPO, env=env,
+                   check=True, capture_output=True, timeout=120)  # the README's step, as written
     port = _free_port()
     log = open(tmp_path / "lab.log", "wb")
     server = subprocess.Popen(
@@ -227,6 +243,14 @@ def _run_the_course(page, base: str) -> str:
     source_link = page.locator(f"{ACTIVE} .jp-OutputArea-output a", has_text="minirpc/registry.py").first
     source_link.click()  # show_source's link opens the quoted file
     expect(page.locator(".lm-TabBar-tab.lm-mod-current", has_text="registry.py")).to_be_visible(timeout=30_000)
+
+    # A lesson opened and not run shows its console from the stored widget state, not its text form.
+    page.goto(f"{base}/lab/tree/{STORED}?token={TOKEN}")
+    stored = page.locator(f"{ACTIVE} .jp-OutputArea-output").filter(has=page.get_by_role("button", name="Call"))
+    expect(stored.first).to_be_visible(timeout=60_000)
+    expect(page.locator(f"{ACTIVE} .jp-OutputArea-output", has_text="CallConsole(")).to_have_count(0)
+    stored.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "stored-console.png"))
     return text
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -65,13 +64,41 @@ def _readme_block(marker: str) -> str:
 # ---------------------------------------------------------------- the way in
 
 
+def _command_args(command: str, program: str) -> list[str]:
+    """The arguments of the step of a ``a && b && c`` command that runs ``program``."""
+    steps = [step.split() for step in command.split("&&")]
+    found = [step[step.index(program.split()[-1]) + 1:] for step in steps if program in " ".join(step)]
+    assert len(found) == 1, f"{program!r} should run once in {command!r}"
+    return found[0]
+
+
 def test_the_readme_lab_command_opens_the_start_page_at_the_repository_root():
     command = _readme_block("<!-- lab-command -->")
-    opened = command.split("jupyter lab", 1)[1].split()
+    opened = _command_args(command, "jupyter lab")
     assert opened == ["START.ipynb"], command
     # `jupyter lab FILE` serves FILE's folder: the repository root, so every lesson, lab and source
     # file is reachable from the page it opens.
     assert (REPO / opened[0]).is_file() and (REPO / opened[0]).parent == REPO
+
+
+def _trusted(patterns: list[str]) -> set[Path]:
+    return {p.resolve() for pattern in patterns for p in REPO.glob(pattern)}
+
+
+def test_the_readme_lab_command_trusts_every_lesson_so_its_stored_consoles_show():
+    # JupyterLab draws a widget from stored state only in a trusted notebook.
+    trusted = _trusted(_command_args(_readme_block("<!-- lab-command -->"), "jupyter trust"))
+    assert [p.name for p in LESSONS if p.resolve() not in trusted] == []
+
+
+def test_binder_builds_from_the_environment_file_and_trusts_every_lesson():
+    assert (REPO / "environment.yml").is_file() and not (REPO / "binder").exists() \
+        and not (REPO / ".binder").exists(), "repo2docker reads the repository root only without a binder/ folder"
+    post_build = REPO / "postBuild"
+    assert post_build.is_file() and os.access(post_build, os.X_OK), "repo2docker runs postBuild only if executable"
+    steps = [line for line in post_build.read_text().splitlines() if line.startswith("jupyter trust ")]
+    trusted = _trusted([arg for line in steps for arg in line.split()[2:]])
+    assert [p.name for p in LESSONS if p.resolve() not in trusted] == []
 
 
 def test_the_readme_binder_link_lands_on_the_start_page():

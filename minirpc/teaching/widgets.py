@@ -404,13 +404,19 @@ class CallConsole:
 
     def _go(self, info: MethodInfo, args: Any, n: int) -> tuple[list, list, float]:
         """N ``client.go`` calls, waited for: (calls, [(seq, seconds to reply)], total seconds)."""
-        # (seq, seconds), appended by whichever thread completes a call; list.append is atomic in CPython
+        # (seq, seconds) of each call that succeeded, appended by whichever thread completed it
+        # (list.append is atomic in CPython)
         finished: list[tuple[int, float]] = []
         t0 = time.perf_counter()
+
+        def done(call: Any) -> None:
+            if call.error is None:
+                finished.append((call.seq, time.perf_counter() - t0))
+
         calls = []
         for _ in range(n):
             call = self.client.go(info.name, args, reply_type=info.reply_type, timeout=self.timeout)
-            call.add_done_callback(lambda c: c.error is None and finished.append((c.seq, time.perf_counter() - t0)))
+            call.add_done_callback(done)
             calls.append(call)
         futures.wait(calls, timeout=self.timeout + 1)
         return calls, finished, time.perf_counter() - t0
