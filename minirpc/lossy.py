@@ -43,6 +43,23 @@ gob's type definitions are state of the connection, not messages of a call:
 they are forwarded at once and in order even when their message is dropped or
 held back, so the messages that follow can still be read.
 
+Every message's fate is written in an event log, so you can see what
+happened to each call rather than guess::
+
+    print(net.timeline())                 # one line per event, oldest first
+        time  link          message  seq  method    what
+      0.2 ms  client->kv#1  request    0  KV.Get    sent
+      0.2 ms  client->kv#1  request    0  KV.Get    dropped (at random)
+    ...
+    net.events(seq=0)                     # the same as Event records
+
+A message is *sent* when the link takes it from its sender; then it is
+*dropped* (at random, or because its link is cut), or *delivered* once -- or
+twice, when it is *duplicated* -- or *lost* when its link is cut while it is
+still in the air.  Requests and replies are named by the call's sequence
+number and method, as the client sent them.  The log keeps the newest
+``max_events`` events.
+
 Everything random comes from one ``seed``: each link gets its own random
 stream (one for requests, one for replies) named after the link, so a
 sequential program sees the same losses on every run.  Counters record
@@ -52,6 +69,7 @@ messages and bytes per link and per server (``net.stats()``).
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import random
@@ -67,7 +85,9 @@ from .codec import StreamClientCodec, wire_format
 from .format import DEFAULT_MAX_MESSAGE
 from .stream import Stream
 
-__all__ = ["Faults", "Counters", "Link", "Network"]
+__all__ = ["Faults", "Counters", "Event", "Link", "Network"]
+
+DEFAULT_MAX_EVENTS = 10_000  # events the log keeps; the oldest go first
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,32 @@ class Counters:
     def add(self, other: "Counters") -> None:
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened to one message on the network (see ``Network.events``)."""
+
+    time: float  # seconds since the network was made
+    message: int  # numbers the messages: the events of one message share it
+    link: str  # "client->kv#1"
+    direction: str  # "request" or "reply"
+    seq: int | None  # the call's sequence number, as the client sent it
+    method: str  # "KV.Get"
+    what: str  # "sent", "dropped", "duplicated", "delivered" or "lost"
+    detail: str = ""  # why it was dropped or lost; how long a delivered copy took
+
+    def __str__(self) -> str:
+        what = f"{self.what} ({self.detail})" if self.detail else self.what
+        return f"{_ms(self.time)}  {self.link}  {self.direction}  seq {_seq(self.seq)}  {self.method}  {what}"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def _seq(seq: int | None) -> str:
+    return "?" if seq is None else str(seq)
 
 
 class _Scheduler:
@@ -170,6 +216,10 @@ class Link:
         self._replies_rng = random.Random(f"{network.seed}/{name}/replies")
         self._requests = Stream(client_end, fmt.server(max_message))  # client -> link
         self._replies = Stream(server_conn, fmt.client(max_message))  # server -> link
+        # The headers of the requests the client wrote, in order (its stream's tap adds them,
+        # the request pump takes them): the log names each request as the client did.
+        self._written: collections.deque = collections.deque()
+        self._methods: dict[int, str] = {}  # seq -> method of recent requests, to name replies
         self._closed = False
         self._pumps = [threading.Thread(target=self._pump, args=args, name=f"lossy-{direction} {name}", daemon=True)
                        for args, direction in (((self._requests, self._replies, "requests"), "requests"),
@@ -184,15 +234,39 @@ class Link:
     def connected(self) -> bool:
         return self.enabled and self.network.can_talk(self.src, self.dst)
 
+    def client_tap(self, direction: str, header: Any, data: bytes) -> None:
+        """The tap on the client's own stream: told of each request before it is written."""
+        if direction == "out":
+            self._written.append((header.seq, header.service_method))
+            with self._lock:
+                self._methods[header.seq] = header.service_method
+                while len(self._methods) > 1000:
+                    del self._methods[next(iter(self._methods))]
+
+    def _name(self, direction: str, header: Any) -> tuple[int | None, str]:
+        """(seq, method) of a message, as the client knows it."""
+        if direction == "requests":
+            try:
+                return self._written.popleft()
+            except IndexError:  # (cannot happen for a client from Network.dial)
+                return getattr(header, "seq", None), getattr(header, "service_method", "")
+        seq = getattr(header, "seq", None)
+        with self._lock:
+            return seq, getattr(header, "service_method", "") or self._methods.get(seq, "")
+
     # -- the fate of one message ------------------------------------------
-    def _plan(self, rng: random.Random, direction: str) -> list[float]:
-        """Count one message and decide its fate: a list of delays, one per copy ([] = dropped)."""
+    def _plan(self, rng: random.Random, direction: str) -> tuple[list[float], str]:
+        """Count one message and decide its fate: a list of delays, one per copy, and
+        why it is dropped when that list is empty."""
         faults = self.faults or self.network.faults
         with self._lock:
             self._count(direction)
-            if not self.connected() or rng.random() < faults.drop:
+            if not self.connected():
                 self._count(direction + "_dropped")
-                return []
+                return [], "link cut" if not self.enabled else "disconnected or partitioned"
+            if rng.random() < faults.drop:
+                self._count(direction + "_dropped")
+                return [], "at random"
             copies = 1
             if faults.duplicate and rng.random() < faults.duplicate:
                 copies = 2
@@ -203,7 +277,7 @@ class Link:
                 if faults.reorder and rng.random() < faults.reorder:
                     delay += rng.uniform(0, faults.reorder_delay)
                 delays.append(delay)
-            return delays
+            return delays, ""
 
     def _count(self, counter: str, n: int = 1) -> None:
         setattr(self.counters, counter, getattr(self.counters, counter) + n)
@@ -222,23 +296,44 @@ class Link:
                     self._count("bytes_received", len(message.data))
             if message.setup:  # type definitions go on at once, whatever happens to the call
                 self._forward(sink, message.setup, direction, check=False)
-            for delay in self._plan(rng, direction):
+            seq, method = self._name(direction, message.header)
+            note = self.network._note
+            number = note(self, direction, seq, method, "sent")
+            delays, why = self._plan(rng, direction)
+            if not delays:
+                note(self, direction, seq, method, "dropped", why, number)
+            elif len(delays) == 2:
+                note(self, direction, seq, method, "duplicated", "", number)
+            for delay in delays:
+                named = (number, seq, method, delay)
                 if delay == 0:
-                    self._forward(sink, message.call, direction, check=False)
+                    self._forward(sink, message.call, direction, check=False, named=named)
                 else:
-                    self.network.clock.after(delay, self._forward, sink, message.call, direction)
+                    self.network.clock.after(delay, self._forward, sink, message.call, direction, True, named)
         sink.close()  # the other side sees the end too
         source.close()
 
-    def _forward(self, sink: Stream, data: bytes, direction: str, check: bool = True) -> None:
+    def _forward(self, sink: Stream, data: bytes, direction: str, check: bool = True,
+                 named: tuple | None = None) -> None:
+        """Write one message on; ``named`` is (message number, seq, method, delay) for the log."""
+        note = self.network._note
         if check and not self.connected():  # the link was cut while the message was in the air
             with self._lock:
                 self._count(direction + "_dropped")
+            if named:
+                note(self, direction, named[1], named[2], "lost", "link cut while in the air", named[0])
             return
+        # Noted before it is written: once written, the reply may be read, and the log asked
+        # about it, before this thread runs again.
+        delivered = named and self.network._note(self, direction, named[1], named[2], "delivered",
+                                                 f"after {_ms(named[3])}" if named[3] else "", named[0])
         try:
             sink.send_bytes(data)
-        except OSError:
-            return  # the connection is gone: the pump notices and ends
+        except OSError:  # the connection is gone: the pump notices and ends
+            if named:
+                self.network._unnote(delivered)
+                note(self, direction, named[1], named[2], "lost", "connection closed", named[0])
+            return
         if direction == "requests":
             with self._lock:
                 self._count("bytes_sent", len(data))
@@ -259,10 +354,14 @@ class Link:
 class Network:
     """A simulated network of named servers.  See the module docstring."""
 
-    def __init__(self, seed: int = 0, **faults):
+    def __init__(self, seed: int = 0, max_events: int = DEFAULT_MAX_EVENTS, **faults):
         self.seed = seed
         self.faults = Faults(**faults)
         self.clock = _Scheduler()
+        self.started = time.monotonic()  # event times count from here
+        self._events: collections.deque = collections.deque(maxlen=max_events)  # guarded by _events_lock
+        self._events_lock = threading.Lock()
+        self._message_numbers = itertools.count(1)
         self._lock = threading.Lock()  # protects the tables below
         self._servers: dict[str, tuple[str, str, Any]] = {}  # name -> (network, address, codec)
         self._servings: list = []  # Serving objects this network started
@@ -291,11 +390,12 @@ class Network:
         return real_address
 
     def dial(self, name: str, *, src: str | None = None, codec=None, timeout: float | None = 5.0,
-             max_message: int | None = None) -> Client:
+             max_message: int | None = None, taps: tuple = ()) -> Client:
         """Return a minirpc ``Client`` for server ``name`` whose messages cross this network.
 
         ``src`` names the server the client lives on (for ``partition`` and
-        ``disconnect``); leave it ``None`` for an outside client.
+        ``disconnect``); leave it ``None`` for an outside client.  ``taps``
+        go on the client's stream (``minirpc.stream``), e.g. a wire tap's.
         """
         with self._lock:
             network, address, server_codec = self._servers[name]
@@ -308,7 +408,8 @@ class Network:
         server_conn = _net.connect(network, address, _net.Deadline(timeout))
         client_end, link_end = socket.socketpair()
         link = Link(self, link_name, src, name, fmt, link_end, server_conn, max_message)
-        client = Client(StreamClientCodec(Stream(client_end, fmt.client(max_message))))
+        client = Client(StreamClientCodec(Stream(client_end, fmt.client(max_message),
+                                                 taps=(link.client_tap, *taps))))
         with self._lock:
             self._links.append(link)
             self._clients[id(client)] = (client, link)
@@ -369,6 +470,54 @@ class Network:
             if src is None or self._groups is None:
                 return True
             return any(src in group and dst in group for group in self._groups)
+
+    # -- the event log ----------------------------------------------------
+    def now(self) -> float:
+        """Seconds since the network was made: the clock of the event log."""
+        return time.monotonic() - self.started
+
+    def _note(self, link: Link, direction: str, seq: int | None, method: str, what: str, detail: str = "",
+              number: int | None = None) -> Any:
+        """Add one event to the log, now.  Returns the new message number for "sent", else the event."""
+        number = next(self._message_numbers) if number is None else number
+        event = Event(self.now(), number, link.name,
+                      "request" if direction == "requests" else "reply", seq, method, what, detail)
+        with self._events_lock:
+            self._events.append(event)
+        return number if what == "sent" else event
+
+    def _unnote(self, event: Event) -> None:
+        """Take back an event noted too early (a delivery whose write failed)."""
+        with self._events_lock:
+            try:
+                self._events.remove(event)
+            except ValueError:
+                pass  # the log has forgotten it already
+
+    def events(self, *, link: Any = None, seq: int | None = None, since: float = 0.0) -> list[Event]:
+        """The log, oldest first: every event, or those of one link (a name or a client
+        from ``dial``), one call's ``seq``, or from ``since`` (a ``now()`` reading) on."""
+        if link is not None and not isinstance(link, str):
+            link = self.link(link).name
+        with self._events_lock:
+            events = sorted(self._events, key=lambda e: e.time)  # (threads may note out of turn)
+        return [e for e in events if (link is None or e.link == link) and (seq is None or e.seq == seq)
+                and e.time >= since]
+
+    def clear_events(self) -> None:
+        with self._events_lock:
+            self._events.clear()
+
+    def timeline(self, **which) -> str:
+        """``events(**which)`` as a text table, one line per event."""
+        events = self.events(**which)
+        rows = [("time", "link", "message", "seq", "method", "what")]
+        rows += [(_ms(e.time), e.link, e.direction, _seq(e.seq), e.method,
+                  f"{e.what} ({e.detail})" if e.detail else e.what) for e in events]
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        widths[0] = 10  # fixed, so the header does not move with the times (which vary)
+        return "\n".join(f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}  "
+                         f"{r[4]:<{widths[4]}}  {r[5]}".rstrip() for r in rows)
 
     # -- counters ---------------------------------------------------------
     def stats(self) -> dict:

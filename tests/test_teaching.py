@@ -217,8 +217,82 @@ def test_plots_label_both_axes_with_units():
     pytest.importorskip("matplotlib")
     picture = plots.compare(plots.Samples("a", [1e-4, 2e-4]))
     histogram, curve = picture.figure.axes
-    assert histogram.get_xlabel() == "latency (µs, log scale)" and histogram.get_ylabel() == "calls"
+    assert histogram.get_xlabel() == "latency (µs, log scale)" and histogram.get_ylabel() == "share of calls"
     assert curve.get_xlabel() == "percentile" and curve.get_ylabel() == "latency (µs, log scale)"
+
+
+def test_histogram_bars_are_shares_so_runs_of_different_sizes_compare():
+    pytest.importorskip("matplotlib")
+    small, large = plots.Samples("small", [1e-4] * 60), plots.Samples("large", [1e-4] * 2000)
+    ax = plots.histogram(small, large).figure.axes[0]
+    heights = [max(p.get_path().vertices[:, 1]) for p in ax.patches]
+    assert heights == pytest.approx([1.0, 1.0])  # each run's calls all in one bin: 100 % each
+
+
+def test_histogram_can_count_calls_instead():
+    pytest.importorskip("matplotlib")
+    ax = plots.histogram(plots.Samples("a", [1e-4] * 7), density=False).figure.axes[0]
+    assert ax.get_ylabel() == "calls" and max(ax.patches[0].get_path().vertices[:, 1]) == 7
+
+
+def test_rounds_measure_every_experiment_in_every_round_taking_turns():
+    order = []
+    experiments = {name: (lambda name=name: order.append(name)) for name in "abc"}
+    measured = plots.rounds(experiments, rounds=3, n=2, warmup=0)
+    assert [r.label for r in measured] == ["a", "b", "c"]
+    assert [len(r.rounds) for r in measured] == [3, 3, 3] and measured[0].rounds[0].n == 2
+    timed = order[2 * 3:]  # after the warm-up (at least 2 calls each)
+    firsts = [timed[i] for i in range(0, len(timed), len(timed) // 3)]
+    assert firsts == ["a", "b", "c"]  # the order rotates from round to round
+
+
+def test_rounds_time_a_batch_per_call():
+    measured = plots.rounds({"batch": (lambda: None, 32)}, rounds=1, n=64, warmup=0)
+    assert not measured[0].rounds[0].per_call and measured[0].rounds[0].n == 20  # at least 20 batches
+
+
+def test_rounds_report_the_spread_of_a_percentile_across_rounds():
+    r = plots.Rounds("x", [plots.Samples("x", [s]) for s in (3e-6, 1e-6, 2e-6)])
+    assert r.spread(50) == (1e-6, 2e-6, 3e-6)
+    assert r.summary() == "x: 3 rounds of n=1  p50 2 µs (1 µs-3 µs)  p99 2 µs (1 µs-3 µs)"
+
+
+def test_rounds_that_overlap_show_no_difference():
+    def rounds(*values):
+        return plots.Rounds("r", [plots.Samples("r", [v]) for v in values])
+    assert rounds(1, 3).overlaps(rounds(2, 4)) and not rounds(1, 2).overlaps(rounds(3, 4))
+
+
+def test_open_loop_response_time_counts_the_wait_behind_a_stall():
+    import time
+
+    calls = []
+
+    def stalls_once():
+        calls.append(1)
+        if len(calls) == 3:
+            time.sleep(0.05)
+
+    service, response = plots.measure_open_loop(stalls_once, rate=1000, n=10, warmup=0)
+    assert service.n == response.n == 10
+    assert all(r >= s for r, s in zip(response.seconds, service.seconds))
+    assert sum(s > 0.04 for s in service.seconds) == 1  # one call stalled ...
+    assert sum(r > 0.04 for r in response.seconds) > 1  # ... and the calls due during it waited
+
+
+def test_summary_chart_has_a_row_per_experiment():
+    pytest.importorskip("matplotlib")
+    a = plots.Rounds("a", [plots.Samples("a", [1e-4, 2e-4]), plots.Samples("a", [2e-4, 3e-4])])
+    picture = plots.summary_chart(a, plots.Samples("b", [1e-3]), title="t")
+    assert repr(picture) == "<Plot 't': a (n=4); b (n=1)>"
+    assert [t.get_text() for t in picture.figure.axes[0].get_yticklabels()] == ["b (n=1)", "a (2 rounds × 2)"]
+
+
+def test_rate_plots_one_panel_per_series():
+    pytest.importorskip("matplotlib")
+    picture = plots.rate({"x": [0.001, 0.002, 0.015], "y": [0.03]}, bin=0.01, title="t")
+    assert repr(picture) == "<Plot 't': x; y>" and len(picture.figure.axes) == 2
+    assert [p.get_height() for p in picture.figure.axes[0].patches][:2] == [2, 1]
 
 
 def test_plot_legends_carry_n_p50_and_p99():
@@ -334,6 +408,190 @@ def test_console_close_closes_the_client_it_dialled(console):
     console.close()
     with pytest.raises(minirpc.ShutdownError):
         console.client.call("Arith.Multiply", Args(1, 1))
+
+
+def test_a_closed_console_says_so_when_clicked(console):
+    console.close()
+    console.call_button.click()
+    assert console.reply.value == "error: ShutdownError: this console is closed"
+
+
+def test_console_dials_again_when_its_client_was_shut_down_and_says_so(console):
+    console.set_args(Args(6, 7))
+    console.client.close()
+    console.call_button.click()
+    assert console.reply.value == "reply: 42 (the connection had been shut down: dialled again and sent it)"
+    assert console.reconnects == 1
+
+
+def test_console_go_dials_again_when_its_client_was_shut_down(console):
+    console.set_args(Args(6, 7))
+    console.client.close()
+    console.go_count.value = 3
+    console.go_button.click()
+    assert console.reply.value.startswith("Go ×3: 3 ok, 0 failed; last reply: 42 (the connection had been shut down")
+
+
+def test_console_does_not_resend_a_call_lost_with_its_connection_but_dials_again_next_time(server):
+    pytest.importorskip("ipywidgets")
+    import threading
+    import time
+
+    from minirpc.teaching import CallConsole
+
+    class Slow:
+        def Sleep(self, ms: int) -> int:
+            time.sleep(ms / 1000)
+            return ms
+
+    server.register(Slow())
+    console = CallConsole(server, method="Slow.Sleep")
+    try:
+        console.set_args(200)
+        timer = threading.Timer(0.05, server.close_connections)  # the connection dies under the call
+        timer.start()
+        console.call_button.click()
+        timer.join()
+        assert console.reply.value.startswith("error: ConnectionLost")
+        console.set_args(1)
+        console.call_button.click()
+        assert console.reply.value == "reply: 1 (the connection had broken: dialled again)"
+    finally:
+        console.close()
+
+
+def test_console_given_a_server_listens_on_its_own_port(server):
+    pytest.importorskip("ipywidgets")
+    from minirpc.teaching import CallConsole
+
+    lesson = server.start("127.0.0.1:0")
+    console = CallConsole(server, method="Arith.Multiply")
+    try:
+        assert console.serving is not None and console.serving.address != lesson.address
+        lesson.close()  # a lesson's clean-up closes its own listener: the console does not notice
+        console.set_args(Args(2, 3))
+        console.call_button.click()
+        assert console.reply.value == "reply: 6"
+    finally:
+        console.close()
+    assert console.serving.closed  # close() closes the listener it started
+
+
+def test_a_call_that_never_crossed_the_wire_leaves_no_old_bytes_in_the_panel(server, gob_serving):
+    pytest.importorskip("ipywidgets")
+    from minirpc.teaching import CallConsole
+
+    tap = WireTap("gob")
+    client = minirpc.dial("tcp", gob_serving.address, codec=tap.client_codec)
+    console = CallConsole(server, client=client, tap=tap, method="Arith.Multiply")  # cannot dial again
+    console.set_args(Args(6, 7))
+    console.call_button.click()
+    assert "A = 6" in console.wire.value
+    client.close()
+    console.call_button.click()
+    assert console.reply.value.startswith("error: ShutdownError")
+    assert console.wire.value == "<i>(no bytes crossed the wire for this call)</i>"
+
+
+def test_a_failed_call_that_crossed_the_wire_shows_its_own_bytes(console):
+    console.set_args(Args(6, 7))
+    console.call_button.click()
+    console.method.value = "Arith.Divide"
+    console.set_args(Args(1, 0))
+    console.call_button.click()
+    assert "divide by zero" in console.wire.value and "A = 6" not in console.wire.value
+
+
+def test_live_consoles_lists_the_consoles_of_this_process(console):
+    from minirpc.teaching import live_consoles
+
+    assert console in live_consoles()
+
+
+def test_a_remote_console_starts_a_struct_argument_from_an_empty_object(server):
+    pytest.importorskip("ipywidgets")
+    from minirpc.http import dial_http, start_http
+    from minirpc.teaching import CallConsole
+
+    with start_http(server, "127.0.0.1:0") as web:
+        console = CallConsole(f"http://{web.address}/debug/rpc.json", method="Arith.Multiply",
+                              dial=lambda tap: dial_http("tcp", web.address, codec=tap.client_codec))
+        try:
+            assert console.args_json.value == "{}"
+            console.call_button.click()
+            assert console.reply.value == "reply: 0"  # an empty struct is Args{0, 0}
+        finally:
+            console.close()
+
+
+# ---------------------------------------------------------------- the network console
+
+
+@pytest.fixture
+def network_console(server):
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("matplotlib")
+    from minirpc import lossy
+    from minirpc.teaching import NetworkConsole
+
+    console = NetworkConsole(server, lossy.Network(seed=1), timeout=0.2, method="Arith.Multiply")
+    console.set_args(Args(6, 7))
+    yield console
+    console.close()
+
+
+def test_network_console_calls_across_its_network(network_console):
+    network_console.call_button.click()
+    assert network_console.reply.value == "reply: 42"
+    assert "sent" in network_console.network.timeline() and "client-&gt;server#1" in network_console.counters.value
+
+
+def test_network_console_sliders_set_the_faults(network_console):
+    network_console.drop.value = 0.25
+    network_console.delay_ms.value = 5
+    assert (network_console.network.faults.drop, network_console.network.faults.delay) == (0.25, 0.005)
+
+
+def test_network_console_shows_a_lost_call_as_a_timeout(network_console):
+    network_console.drop.value = 1.0
+    network_console.call_button.click()
+    assert network_console.reply.value == "error: CallTimeout: Arith.Multiply: no reply within 0.2 s"
+
+
+def test_network_console_retries_a_timed_out_call_and_says_how_often(network_console):
+    network_console.drop.value = 1.0
+    network_console.retries.value = 2
+    network_console.call_button.click()
+    assert network_console.reply.value.endswith("(after 3 attempts: CallTimeout, CallTimeout, CallTimeout)")
+
+
+def test_network_console_disconnect_and_perfect_network_switches(network_console):
+    network_console.disconnected.value = True
+    assert not network_console.network.can_talk(None, "server")
+    network_console.drop.value = 0.5
+    network_console.perfect.click()
+    assert network_console.network.can_talk(None, "server") and network_console.drop.value == 0.0
+    network_console.go_button.click()
+    assert network_console.reply.value == "Go ×10: 10 ok, 0 failed; last reply: 42"
+
+
+def test_network_console_draws_a_timeline_of_the_last_click(network_console):
+    network_console.go_count.value = 3
+    network_console.go_button.click()
+    assert bytes(network_console.timeline.value).startswith(b"\x89PNG")
+
+
+def test_network_console_close_stops_its_network(server):
+    pytest.importorskip("ipywidgets")
+    import threading
+
+    from minirpc import lossy
+    from minirpc.teaching import NetworkConsole
+
+    console = NetworkConsole(server, lossy.Network(seed=1), method="Arith.Multiply")
+    console.call_button.click()
+    console.close()
+    assert not [t.name for t in threading.enumerate() if t.name.startswith(("lossy-", "minirpc-client"))]
 
 
 def test_console_calls_a_gob_server_known_only_by_its_debug_json(server):

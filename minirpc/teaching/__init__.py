@@ -6,8 +6,9 @@
   every call (``teaching.wiretap``; standard library only).
 * ``plots``             -- measuring latency properly and plotting it
   (``teaching.plots``; matplotlib is imported only when a plot is drawn).
-* ``CallConsole``, ``LatencyView`` -- ipywidgets for calling a server by
-  clicking (``teaching.widgets``; imported on first use, needs ipywidgets).
+* ``CallConsole``, ``NetworkConsole``, ``LatencyView`` -- ipywidgets for
+  calling a server by clicking, directly or across a simulated lossy network
+  (``teaching.widgets``; imported on first use, needs ipywidgets).
 
 ``import minirpc`` never imports this package, and importing this package
 needs neither ipywidgets nor matplotlib.
@@ -22,11 +23,11 @@ from .source import Source, show_source
 from .wiretap import Exchange, WireTap, hexdump, side_by_side
 
 __all__ = ["show_source", "Source", "WireTap", "Exchange", "hexdump", "side_by_side", "plots",
-           "CallConsole", "LatencyView"]
+           "CallConsole", "NetworkConsole", "LatencyView", "live_consoles"]
 
 
 def __getattr__(name: str) -> Any:  # the widgets only when asked for: they need ipywidgets
-    if name in ("CallConsole", "LatencyView", "widgets"):
+    if name in ("CallConsole", "NetworkConsole", "LatencyView", "live_consoles", "widgets"):
         import importlib
 
         widgets = importlib.import_module(".widgets", __name__)  # not "from . import": that asks __getattr__ again

@@ -14,6 +14,8 @@ the reply of each call together, by sequence number::
 (``conn -> codec``), so they go wherever a codec goes: ``dial``,
 ``new_client``, ``http.dial_http``, ``Server.start``, ``Server.serve_conn``.
 They are minirpc's own codecs with the tap attached; nothing is decoded twice.
+Whoever builds a stream itself takes ``tap.client_taps`` (the simulated
+network does: ``net.dial("kv", codec=tap.format, taps=tap.client_taps)``).
 
 One tap watches one stream per direction: tap one connection with it.  It keeps
 the whole stream in memory (a gob call can only be read in the light of the
@@ -140,6 +142,15 @@ class WireTap:
 
     def server_codec(self, conn: Any) -> StreamServerCodec:
         return StreamServerCodec(Stream(conn, self.format.server(gob.DEFAULT_MAX_MESSAGE), taps=(self._server_tap,)))
+
+    @property
+    def client_taps(self) -> tuple:
+        """The tap for a client's stream, for whoever builds the stream (``lossy.Network.dial(taps=)``)."""
+        return (self._client_tap,)
+
+    @property
+    def server_taps(self) -> tuple:
+        return (self._server_tap,)
 
     # -- reading the record ---------------------------------------------------
 
