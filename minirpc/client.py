@@ -138,7 +138,8 @@ class Client:
         self._closing = False  # the user called close()
         self._broken: BaseException | None = None  # why the connection failed
         self._pump: threading.Thread | None = None
-        self._pump_wanted = False
+        self._pump_wanted = False  # calls wait for a reader: the pump must (go on) read
+        self._pump_idle = False  # the pump waits on _wake
         self._timer: threading.Thread | None = None
         self._deadlines: list[tuple[float, int, Call, float]] = []  # a heap: (deadline, seq, call, timeout)
 
@@ -166,20 +167,23 @@ class Client:
     def go(self, service_method: str, args: Any = None, *, reply_type: Any = None,
            timeout: float | None = None) -> Call:
         """Start a call and return at once; the ``Call`` completes later."""
-        call = self._send(Call(self, service_method, args, reply_type))
+        call = self._send(Call(self, service_method, args, reply_type), want_reader=True)
         if timeout is not None and not call.done():
             self._add_deadline(call, timeout)
-        self._want_reader()
         return call
 
-    def _send(self, call: Any) -> Any:
-        with self._sending:
+    def _send(self, call: Any, want_reader: bool = False) -> Any:
+        """Number the call, file it in ``pending``, write the request (and for an asynchronous
+        call make sure someone will read its reply)."""
+        with self._sending:  # one request at a time through the codec (Go's reqMutex)
             with self._lock:
                 if self._closing or self._broken:
                     call._settle(error=ShutdownError())
                     return call
                 call.seq, self._seq = self._seq, self._seq + 1
                 self._pending[call.seq] = call
+                if want_reader:
+                    self._want_reader_locked()
             try:
                 self.codec.write_request(Request(call.service_method, call.seq), call.args)
             except Exception as e:  # e.g. args the codec cannot encode; Go returns it as is
@@ -220,21 +224,20 @@ class Client:
         if self._pump is None:
             self._pump = threading.Thread(target=self._pump_loop, name="minirpc-client-pump", daemon=True)
             self._pump.start()
-        self._wake.notify_all()
+        elif self._pump_idle:  # (a busy pump reads on while calls are pending: no need to wake it)
+            self._wake.notify_all()
 
     def _pump_loop(self) -> None:
         while True:
             with self._lock:
                 while not (self._pump_wanted or self._closing or self._broken):
+                    self._pump_idle = True
                     self._wake.wait()
+                self._pump_idle = self._pump_wanted = False
                 if self._closing or self._broken:
                     return
-                self._pump_wanted = False
             with self._reading:
-                while True:
-                    with self._lock:
-                        if not self._pending or self._broken:
-                            break
+                while self._pending and not self._broken:  # (one dict read: no lock needed)
                     self._read_one()
             self._hand_over()
 

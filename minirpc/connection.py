@@ -1,4 +1,4 @@
-"""One served connection: reading requests, push-back, writing replies, closing.
+r"""One served connection: reading requests, push-back, writing replies, closing.
 
 ``Server`` (``minirpc.server``) accepts connections; each then lives here, as a
 ``Connection`` driven by the worker pool (``minirpc.workers``).  Its read side
