@@ -10,11 +10,18 @@ is a small state machine, so that exactly one worker reads it at a time::
 
 A worker that finds the socket readable reads what has arrived, takes every
 whole request from the format (up to ``max_in_flight`` unanswered ones), arms
-the socket again, and runs the calls -- the first itself, the others on idle
-workers.  Replies are written by whichever worker finishes a call; what the
-socket does not take at once waits in the stream's outbox, watched through a
-second file descriptor so that arming it never re-arms the read side (only the
-reader may do that: two readers would tear the stream apart).
+the socket again, and runs the calls.  One request it runs itself.  Several
+(a client with many calls in flight) it runs as a ``Batch``: one after the
+other, their replies held back ("corked") to leave in one write -- one system
+call instead of one per reply, no hand-off to other threads.  But calls must
+not wait for each other (Go runs each in a goroutine): if a call is still
+running ``RESCUE_AFTER`` seconds after the batch began, a timer sends what is
+done and hands the calls not started to idle workers.
+
+Replies are written by whichever worker finishes a call; what the socket does
+not take at once waits in the stream's outbox, watched through a second file
+descriptor so that arming it never re-arms the read side (only the reader may
+do that: two readers would tear the stream apart).
 
 A codec of your own (four blocking methods) cannot be driven this way: its
 connection gets a reading thread of its own (``serve_codec``), its calls still
@@ -161,11 +168,10 @@ class Connection:
                     jobs.append(job)
             if not self._after_reading(eof, full):
                 break
-        run, reply = self.server.run, self.reply
-        for job in jobs[1:]:  # the others go to idle workers; this worker runs the first itself
-            self.server.pool.submit(run, *job, reply)
-        if jobs:
-            run(*jobs[0], reply)
+        if len(jobs) == 1:
+            self.server.run(*jobs[0], self.reply)
+        elif jobs:
+            Batch(self, jobs).run()
 
     def _after_reading(self, eof: bool, full: bool) -> bool:
         """Arm the socket again, pause (push-back) or finish; True: go on reading what is buffered."""
@@ -251,8 +257,12 @@ class Connection:
             self.write_armed = False
             if self.state == HANDSHAKE:
                 return self._handshake()
+        self._write(self.stream.flush)
+
+    def _write(self, flush) -> None:
+        """Write what waits in the outbox with ``flush`` (``stream.flush`` or ``stream.uncork``)."""
         try:
-            left = self.stream.flush()
+            left = flush()
         except OSError:
             left = -1
         with self.lock:
@@ -304,6 +314,55 @@ class Connection:
                 return
             self.state = DONE
             self._close_locked()
+
+
+RESCUE_AFTER = 0.002  # seconds a batch may run before its calls not yet started go to other workers
+
+
+class Batch:
+    """Requests read together, run in order by the worker that read them, replies corked.
+
+    ``rescue`` (a timer, ``RESCUE_AFTER`` seconds on) ends the batch early -- a slow
+    call must not hold back the calls behind it -- and whichever of ``rescue`` and
+    the end of ``run`` comes first uncorks the stream, exactly once.
+    """
+
+    def __init__(self, connection: Connection, jobs: list):
+        self.connection, self.jobs = connection, jobs
+        self.lock = threading.Lock()  # protects next and open
+        self.next = 0  # the first job not started
+        self.open = True  # neither rescued nor finished: the stream is still corked
+
+    def run(self) -> None:
+        connection = self.connection
+        run, reply, pool = connection.server.run, connection.reply, connection.server.pool
+        connection.stream.cork()
+        timer = pool.call_later(RESCUE_AFTER, self.rescue)
+        while (job := self._take()) is not None:
+            run(*job, reply)
+        with self.lock:
+            last, self.open = self.open, False
+        if last:  # not rescued: this worker uncorks
+            timer.cancel()
+            connection._write(connection.stream.uncork)
+
+    def _take(self) -> tuple | None:
+        with self.lock:
+            if not self.open or self.next == len(self.jobs):
+                return None
+            self.next += 1
+            return self.jobs[self.next - 1]
+
+    def rescue(self) -> None:
+        with self.lock:
+            if not self.open:
+                return
+            self.open, rest = False, self.jobs[self.next:]
+        connection = self.connection
+        connection._write(connection.stream.uncork)  # the replies done so far leave now
+        run, reply = connection.server.run, connection.reply
+        for job in rest:
+            connection.server.pool.submit(run, *job, reply)
 
 
 def prepare(server: Server, header: Request, read_body, reply):

@@ -22,7 +22,8 @@ What the stream owns:
 * **blocking or not** -- a blocking stream's ``send`` writes everything (a
   client); a non-blocking one's writes what the socket takes now and keeps the
   rest in ``outbox`` for ``flush()`` (the server, which must never wait on a
-  client that does not read);
+  client that does not read); ``cork()`` holds messages back so that several
+  go out in one write at ``uncork()``;
 * **deadlines** -- ``read_message(deadline)`` gives up when time runs out;
 * **taps** -- callables told of every whole message read or sent, with its
   exact bytes: the wire tap of the lessons is one;
@@ -58,6 +59,7 @@ class Stream:
         self.blocking = sock.getblocking()
         self.send_lock = threading.Lock()  # one message on the wire at a time; protects outbox and closed
         self.outbox = bytearray()  # encoded bytes the socket has not taken yet (non-blocking streams)
+        self.corks = 0  # while above 0, messages wait in outbox (to go out together at uncork)
         self.closed = False
 
     def fileno(self) -> int:
@@ -120,6 +122,9 @@ class Stream:
         if self.blocking:
             self.sock.sendall(data)
             return 0
+        if self.corks:  # held back, to go out with the others (uncork sends them)
+            self.outbox += data
+            return 0
         if not self.outbox:  # usually all of it goes at once
             try:
                 sent = self.sock.send(data)
@@ -131,9 +136,22 @@ class Stream:
         self.outbox += data
         return len(self.outbox)
 
+    def cork(self) -> None:
+        """Hold messages back until ``uncork``: several replies then go out in one write."""
+        with self.send_lock:
+            self.corks += 1
+
+    def uncork(self) -> int:
+        """Undo one ``cork``; at the last one, write what waits (see ``flush``)."""
+        with self.send_lock:
+            self.corks -= 1
+        return self.flush()
+
     def flush(self) -> int:
         """Write what the socket takes now from ``outbox``; return what is left."""
         with self.send_lock:
+            if self.corks:
+                return 0
             while self.outbox:
                 try:
                     sent = self.sock.send(self.outbox)

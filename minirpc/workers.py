@@ -25,13 +25,17 @@ the worker holding the lock selects, the others wait for it.
 
 Besides sockets, a worker runs *jobs*: a worker that read several requests in
 one go keeps one and queues the rest (``submit``), and idle workers take
-queued jobs before they wait on sockets again.  ``every_second`` functions
-run about once a second on some worker (the server's idle-timeout sweep).
+queued jobs before they wait on sockets again.  ``call_later`` runs a function
+on some worker after a delay (the pollers wait no longer than the first timer),
+and ``every_second`` functions run about once a second (the server's
+idle-timeout sweep).
 """
 
 from __future__ import annotations
 
 import collections
+import heapq
+import itertools
 import logging
 import os
 import select
@@ -197,6 +201,18 @@ class _SelectorPoller:
         self._wake_w.close()
 
 
+class Timer:
+    """``WorkerPool.call_later``'s handle: ``cancel()`` it if it is no longer needed."""
+
+    __slots__ = ("at", "fn", "cancelled")
+
+    def __init__(self, at: float, fn: Callable[[], None]):
+        self.at, self.fn, self.cancelled = at, fn, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
 class WorkerPool:
     """``size`` threads that wait on sockets and run jobs; nothing else ever runs server code.
 
@@ -206,6 +222,7 @@ class WorkerPool:
     hand-over between threads is a context switch and a fight for the GIL."""
 
     MAX_POLLING = 2
+    IDLE_WAIT = 1.0  # seconds a poller waits with nothing due (so every_second ticks run on time)
 
     def __init__(self, size: int, name: str = "minirpc-worker", portable: bool = False):
         if size < 1:
@@ -215,9 +232,11 @@ class WorkerPool:
         self._handlers: dict[int, Handler] = {}  # fd -> handler (a dict read is atomic: workers read it freely)
         self._jobs: collections.deque = collections.deque()  # (atomic appends and pops)
         self._cond = threading.Condition()  # protects the three below; followers wait on it
-        self._polling = 0  # workers waiting on the sockets now
+        self._polling: dict[int, float] = {}  # the workers waiting on the sockets now: when each will wake
         self._idle = 0  # followers waiting on _cond
         self._waking = False  # a wake-up is on its way to some worker (at most one at a time)
+        self._timers: list = []  # a heap of (when, n, Timer): pollers wake for the first
+        self._timer_ids = itertools.count()
         self._lock = threading.Lock()  # protects _threads, _stopping and _handlers changes
         self._threads: list[threading.Thread] = []
         self._running = 0  # threads in _work
@@ -268,6 +287,31 @@ class WorkerPool:
     def every_second(self, fn: Callable[[], None]) -> None:
         self._ticks.append(fn)
 
+    def call_later(self, delay: float, fn: Callable[[], None]) -> Timer:
+        """Run ``fn()`` on some worker after ``delay`` seconds, unless cancelled first."""
+        timer = Timer(time.monotonic() + delay, fn)
+        with self._cond:
+            heapq.heappush(self._timers, (timer.at, next(self._timer_ids), timer))
+            first = min(self._polling, key=self._polling.get, default=None)
+            wake = first is not None and timer.at < self._polling[first]  # they would sleep past it
+            if wake:  # one wakes now and waits again until this timer: count it as doing so already
+                self._polling[first] = timer.at
+        if wake:
+            self._poller.wake()
+        return timer
+
+    def _run_timers(self) -> None:
+        if not self._timers or self._timers[0][0] > time.monotonic():
+            return
+        due, now = [], time.monotonic()
+        with self._cond:
+            while self._timers and self._timers[0][0] <= now:
+                timer = heapq.heappop(self._timers)[2]
+                if not timer.cancelled:
+                    due.append(timer.fn)
+        for fn in due:
+            self._run(fn)
+
     def _start(self) -> None:
         if len(self._threads) == self.size:
             return
@@ -295,15 +339,17 @@ class WorkerPool:
             job = self._take_job()
             if job is not None:
                 self._run(job[0], *job[1])
-            elif self._become_poller():
-                events = self._poller.wait(1.0)
-                self._leave_poller()
+                self._run_timers()  # (in case no worker is left to poll)
+            elif (wake_at := self._become_poller()) is not None:
+                events = self._poller.wait(max(0.0, wake_at - time.monotonic()))
+                self._leave_poller(polled=True)
                 for fd, ready in events:
                     if fd == WAKE:
                         with self._cond:
                             self._waking = False
                     elif (handler := self._handlers.get(fd)) is not None:
                         self._run(handler, ready)
+                self._run_timers()
                 self._tick()
 
     def _take_job(self) -> tuple | None:
@@ -314,27 +360,32 @@ class WorkerPool:
         if self._jobs:  # more wait: let another worker start on them
             self._wake_one()
         elif not self._polling:  # this worker will be busy: somebody must watch the sockets
-            self._leave_poller(joined=False)
+            self._leave_poller()
         return job
 
-    def _become_poller(self) -> bool:
-        """Wait on the sockets (True), or else as a follower until woken (False)."""
+    def _become_poller(self) -> float | None:
+        """Wait on the sockets (return until when: the first timer, at most IDLE_WAIT from now), or
+        else as a follower until woken (return None)."""
         with self._cond:
             if self._jobs or self._stopping:
-                return False
-            if self._polling < self.MAX_POLLING:
-                self._polling += 1
-                return True
+                return None
+            if len(self._polling) < self.MAX_POLLING:
+                wake_at = time.monotonic() + self.IDLE_WAIT
+                if self._timers:
+                    wake_at = min(wake_at, self._timers[0][0])
+                self._polling[threading.get_ident()] = wake_at
+                return wake_at
             self._idle += 1
             self._cond.wait()
             self._idle -= 1
             self._waking = False
-            return False
+            return None
 
-    def _leave_poller(self, joined: bool = True) -> None:
+    def _leave_poller(self, polled: bool = False) -> None:
+        """A poller woke (``polled``), or a worker is about to get busy."""
         with self._cond:
-            if joined:
-                self._polling -= 1
+            if polled:
+                del self._polling[threading.get_ident()]
             if not self._polling and self._idle and not self._waking:  # nobody would watch: promote one
                 self._waking = True
                 self._cond.notify()

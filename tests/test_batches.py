@@ -1,0 +1,109 @@
+"""Requests that arrive in one read run as a batch on the worker that read them
+(minirpc.connection.Batch), their replies corked into one write.  A batch must
+still behave as if every call ran on its own, as Go's goroutines do."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+import minirpc
+from minirpc.codec import wire_format
+from minirpc.format import NEED_DATA, Request
+
+from conftest import Args
+
+DEADLINE = 10.0
+
+
+class Gate:
+    """Calls that wait for each other: Wait returns once Open was called."""
+
+    def __init__(self):
+        self.opened = threading.Event()
+
+    def Wait(self, n: int) -> int:
+        if not self.opened.wait(DEADLINE):
+            raise RuntimeError("never opened")
+        return n
+
+    def Open(self, n: int) -> int:
+        self.opened.set()
+        return n
+
+    def Add(self, args: Args) -> int:
+        return args.A + args.B
+
+
+@pytest.fixture
+def gate():
+    gate = Gate()
+    yield gate
+    gate.opened.set()  # whatever a test did, no call is left waiting
+
+
+@pytest.fixture
+def gate_serving(gate, codec):
+    server = minirpc.Server()
+    server.register(gate)
+    with server, server.start("127.0.0.1:0", codec=codec) as serving:
+        yield serving
+
+
+def send_in_one_write(address: str, codec: str, calls: list[tuple[str, object]]) -> tuple[socket.socket, object]:
+    """Send every request in one sendall, so that the server reads them together."""
+    host, port = address.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=DEADLINE)
+    fmt = wire_format(codec).client(1 << 20)
+    sock.sendall(b"".join(fmt.encode(Request(name, seq), body) for seq, (name, body) in enumerate(calls)))
+    return sock, fmt
+
+
+def read_replies(sock: socket.socket, fmt, n: int) -> dict[int, object]:
+    got = {}
+    while len(got) < n:
+        message = fmt.next_message()
+        if message is NEED_DATA:
+            data = sock.recv(1 << 16)
+            assert data, f"the server closed after {len(got)} of {n} replies"
+            fmt.receive_data(data)
+            continue
+        assert not message.header.error, message.header.error
+        got[message.header.seq] = fmt.decode_body(message, None)
+    return got
+
+
+def test_a_call_waiting_for_a_later_call_of_the_same_read_is_not_deadlocked(gate_serving, codec):
+    sock, fmt = send_in_one_write(gate_serving.address, codec, [("Gate.Wait", 1), ("Gate.Open", 2)])
+    with sock:
+        assert read_replies(sock, fmt, 2) == {0: 1, 1: 2}
+
+
+def test_replies_of_a_read_leave_although_one_of_its_calls_never_ends(gate_serving, codec, gate):
+    calls = [("Gate.Add", Args(1, 1)), ("Gate.Wait", 0), ("Gate.Add", Args(2, 2)), ("Gate.Add", Args(3, 3))]
+    sock, fmt = send_in_one_write(gate_serving.address, codec, calls)
+    with sock:
+        assert read_replies(sock, fmt, 3) == {0: 2, 2: 4, 3: 6}  # while Wait still waits
+        assert not gate.opened.is_set()
+        gate.opened.set()
+        assert read_replies(sock, fmt, 1) == {1: 0}
+
+
+def test_every_reply_of_a_large_read_arrives_once(gate_serving, codec):
+    calls = [("Gate.Add", Args(i, 1)) for i in range(128)]  # the server's max_in_flight
+    sock, fmt = send_in_one_write(gate_serving.address, codec, calls)
+    with sock:
+        assert read_replies(sock, fmt, 128) == {i: i + 1 for i in range(128)}
+        sock.settimeout(0.2)
+        with pytest.raises(socket.timeout):
+            sock.recv(1)  # and nothing more
+
+
+def test_a_client_gone_in_the_middle_of_a_batch_leaves_the_server_serving(gate_serving, codec, gate):
+    sock, _ = send_in_one_write(gate_serving.address, codec, [("Gate.Wait", 0), ("Gate.Add", Args(1, 1))])
+    sock.close()
+    gate.opened.set()
+    with minirpc.dial("tcp", gate_serving.address, codec=codec) as client:
+        assert client.call("Gate.Add", Args(5, 5)) == 10

@@ -1,0 +1,89 @@
+"""The worker pool (minirpc.workers): jobs, timers and the turn-taking on sockets."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from minirpc.workers import WorkerPool
+
+DEADLINE = 10.0
+
+
+@pytest.fixture
+def pool():
+    pool = WorkerPool(4, "test-worker")
+    pool.submit(lambda: None)  # the threads start with the first job
+    yield pool
+    pool.stop(DEADLINE)
+
+
+def test_a_submitted_job_runs_on_a_worker(pool):
+    ran = []
+    done = threading.Event()
+    pool.submit(lambda: (ran.append(threading.current_thread().name), done.set()))
+    assert done.wait(DEADLINE)
+    assert ran[0].startswith("test-worker")
+
+
+def test_a_timer_runs_once_and_not_before_its_delay(pool):
+    runs, done = [], threading.Event()
+    start = time.monotonic()
+    pool.call_later(0.05, lambda: (runs.append(time.monotonic() - start), done.set()))
+    assert done.wait(DEADLINE)
+    time.sleep(0.1)
+    assert len(runs) == 1 and runs[0] >= 0.05
+
+
+def test_a_cancelled_timer_does_not_run(pool):
+    ran = threading.Event()
+    pool.call_later(0.05, ran.set).cancel()
+    later = threading.Event()
+    pool.call_later(0.1, later.set)
+    assert later.wait(DEADLINE)  # the pool went past the cancelled timer's time
+    assert not ran.is_set()
+
+
+def test_timers_run_in_the_order_they_fall_due(pool):
+    order, done = [], threading.Event()
+    for delay, name in ((0.15, "third"), (0.05, "first"), (0.1, "second")):
+        pool.call_later(delay, lambda name=name: (order.append(name), len(order) == 3 and done.set()))
+    assert done.wait(DEADLINE)
+    assert order == ["first", "second", "third"]
+
+
+def test_a_timer_does_not_wait_for_the_pollers_idle_wait():
+    class Sleepy(WorkerPool):
+        IDLE_WAIT = 60.0  # with nothing due, the pollers sleep a minute
+
+    pool = Sleepy(2, "sleepy-worker")
+    pool.submit(lambda: None)
+    try:
+        time.sleep(0.1)  # ... and they are asleep now
+        ran = threading.Event()
+        pool.call_later(0.01, ran.set)
+        assert ran.wait(DEADLINE)
+    finally:
+        pool.stop(DEADLINE)
+
+
+def test_a_job_that_raises_does_not_take_a_worker_away(pool, caplog):
+    pool.submit(lambda: 1 / 0)
+    done = [threading.Event() for _ in range(pool.size)]
+    blockers = threading.Event()
+    for event in done:  # every worker is still there: all of them can be busy at once
+        pool.submit(lambda event=event: (event.set(), blockers.wait(DEADLINE)))
+    try:
+        assert all(event.wait(DEADLINE) for event in done)
+    finally:
+        blockers.set()
+    assert "internal error in a worker" in caplog.text
+
+
+def test_stop_waits_for_the_workers_and_they_are_gone():
+    pool = WorkerPool(3, "stopping-worker")
+    pool.submit(lambda: None)
+    pool.stop(DEADLINE)
+    assert not [t for t in threading.enumerate() if t.name.startswith("stopping-worker")]
