@@ -228,7 +228,7 @@ def go_float(f: float) -> str:
     """A float64 as Go's encoding/json prints it: shortest digits, ``e`` notation
     only below 1e-6 or from 1e21, no ``.0``, ``-0`` for negative zero."""
     if not math.isfinite(f):
-        raise ValueError(f"json: unsupported value: {f}")
+        raise ValueError(f"json: unsupported value: {'NaN' if f != f else '+Inf' if f > 0 else '-Inf'}")
     if f == 0:
         return "-0" if math.copysign(1.0, f) < 0 else "0"
     text = repr(f)
@@ -380,8 +380,6 @@ def _encode(value: Any) -> str:
         out: list[str] = []
         _go_encode(value, out)
         return "".join(out)
-    except ValueError as e:  # NaN or infinity: Go refuses them too
-        raise ValueError(f"json: unsupported value: {e}") from None
     except RecursionError:
         raise ValueError("json: value nested too deeply to encode") from None
 

@@ -97,9 +97,11 @@ def test_floats_are_written_as_go_writes_them(value, text):
     assert jsonrpc.encode_value([value]) == f"[{text}]"
 
 
-def test_nan_cannot_be_encoded_like_go():
-    with pytest.raises(ValueError, match="unsupported value"):
-        jsonrpc.encode_value({"f": float("nan")})
+@pytest.mark.parametrize("value, go_text", [(float("nan"), "NaN"), (float("inf"), "+Inf"), (float("-inf"), "-Inf")])
+def test_nan_and_infinities_are_refused_with_gos_text(value, go_text):
+    with pytest.raises(ValueError) as error:
+        jsonrpc.encode_value({"f": value})
+    assert str(error.value) == f"json: unsupported value: {go_text}"
 
 
 def test_no_reply_is_sent_as_an_empty_struct_like_go():

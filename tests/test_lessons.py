@@ -191,8 +191,6 @@ def test_a_displayed_widget_has_its_state_stored(path):
     shown = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
              for cell in _code_cells(notebook) for o in cell.get("outputs", [])
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    if not shown:
-        pytest.skip("no widgets in this lesson")
     state = notebook.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     assert [m for m in shown if m not in state.get("state", {})] == [], \
         "an opened notebook would show the widget's text form: re-execute with notebooks/execute.py"
