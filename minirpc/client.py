@@ -21,6 +21,11 @@ reply arrives, delivering other calls' replies on the way.  Asynchronous
 calls, and callers that arrive while someone else reads, are served by a
 background *pump* thread, started on first need.  The rule that keeps this
 correct: whoever stops reading while calls are still pending wakes the pump.
+After the reply to a ``go`` call the pump stays on the socket, waiting for the
+next reply as Go's reader goroutine does: a stream of ``go`` calls then costs
+no wake-ups, and a server that hangs up is noticed before the next call.  A
+synchronous call's reply sends it back to sleep, so that the next synchronous
+caller reads for itself again.
 
 When the connection breaks, every pending call fails with Go's text:
 ``unexpected EOF`` when the server hung up, ``reading body ...`` when it
@@ -139,7 +144,7 @@ class Client:
         self._broken: BaseException | None = None  # why the connection failed
         self._pump: threading.Thread | None = None
         self._pump_wanted = False  # calls wait for a reader: the pump must (go on) read
-        self._pump_idle = False  # the pump waits on _wake
+        self._pump_idle = False  # the pump waits on _wake, and nobody has woken it yet
         self._timer: threading.Thread | None = None
         self._deadlines: list[tuple[float, int, Call, float]] = []  # a heap: (deadline, seq, call, timeout)
 
@@ -225,6 +230,7 @@ class Client:
             self._pump = threading.Thread(target=self._pump_loop, name="minirpc-client-pump", daemon=True)
             self._pump.start()
         elif self._pump_idle:  # (a busy pump reads on while calls are pending: no need to wake it)
+            self._pump_idle = False  # (woken once is enough)
             self._wake.notify_all()
 
     def _pump_loop(self) -> None:
@@ -237,12 +243,13 @@ class Client:
                 if self._closing or self._broken:
                     return
             with self._reading:
-                while self._pending and not self._broken:  # (one dict read: no lock needed)
-                    self._read_one()
+                stay = True  # after the reply to a go() call, wait on the socket for the next reply
+                while not (self._broken or self._closing) and (self._pending or stay):  # (no lock needed)
+                    stay = isinstance(self._read_one(), Call)
             self._hand_over()
 
-    def _read_one(self) -> None:
-        """Read one reply and settle its call; on a broken stream fail them all."""
+    def _read_one(self) -> Any:
+        """Read one reply and settle its call (and return it); on a broken stream fail them all."""
         codec, call = self.codec, None
         try:
             header = codec.read_response_header()
@@ -252,7 +259,7 @@ class Client:
                 codec.read_response_body(None)  # read and drop: the stream stays in step
                 if call is not None:
                     call._settle(error=ServerError(header.error))
-                return
+                return call
             try:
                 reply = codec.read_response_body(call.reply_type)
             except BodyError as e:  # the body was read whole: only this call fails
@@ -262,6 +269,7 @@ class Client:
         except Exception as e:  # EOF, a socket error, bytes we cannot read
             header_read = call is not None or (isinstance(e, TruncatedMessage) and e.header is not None)
             self._fail_all(e, call, header_read)
+        return call
 
     def _fail_all(self, cause: BaseException, call: Call | None = None, header_read: bool = False) -> None:
         with self._lock:
