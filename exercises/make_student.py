@@ -46,9 +46,9 @@ STUB = "not implemented yet"
 _BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
 _BEGIN_HIDDEN, _END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 _BEGIN_KEY, _END_KEY = "### BEGIN MARK SCHEME", "### END MARK SCHEME"
-# Labs whose notebooks wait for a rewrite (lab 2: the new sans-IO codec interface, issue 13): left exactly as
-# they are, neither refreshed nor regenerated, until the rewrite lands.  Remove a lab from here with its rewrite.
-PENDING_REWRITE = {"02-write-a-codec"}
+# Labs whose notebooks wait for a rewrite: left exactly as they are, neither refreshed nor regenerated, until
+# the rewrite lands.  Remove a lab from here with its rewrite.  (None waits now.)
+PENDING_REWRITE: set[str] = set()
 _HINT = re.compile(r"^\s*#\s*HINT:\s*(.*)$")
 
 

@@ -49,8 +49,8 @@ def _read(path: Path):
     return nbformat.read(path, as_version=4)
 
 
-def test_there_are_at_least_seven_labs():
-    assert len(LABS) >= 7, LAB_IDS
+def test_there_are_at_least_eight_labs():
+    assert len(LABS) >= 8, LAB_IDS
 
 
 @pytest.mark.parametrize("lab", LABS, ids=LAB_IDS)
