@@ -81,7 +81,10 @@ class Call(futures.Future):
     def cancel(self) -> bool:
         """Give up on the call; its reply, if it ever comes, is dropped."""
         self.client._forget(self)
-        return super().cancel()
+        if not super().cancel():
+            return False
+        self.set_running_or_notify_cancel()  # (what an executor would do: wait() and as_completed see it)
+        return True
 
     def __await__(self):
         return asyncio.wrap_future(self).__await__()

@@ -143,6 +143,9 @@ class Connection:
                 pass
             except OSError:  # reset by the peer
                 eof = True
+            except Exception as e:  # the format refused the bytes (a format of your own may, in receive_data)
+                log.debug("minirpc: closing a connection: %s", e)
+                eof = True
         jobs, decode = [], self.stream.format.decode_body
         while True:
             full = False  # stopped at the in-flight limit (whole requests may still be buffered)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import pytest
 
 import minirpc
-from minirpc.format import Request
+from minirpc import jsonrpc
+from minirpc.errors import ProtocolError
+from minirpc.format import Request, WireFormat
 
 from conftest import Args, Arith, Quotient
 
@@ -234,6 +236,14 @@ def test_cancelled_call_reports_cancelled_and_others_continue(client):
     assert call.cancel()
     assert call.cancelled() and isinstance(call.error, minirpc.CallCancelled)
     assert client.call("Arith.Add", Args(1, 2)) == 3
+
+
+def test_a_cancelled_call_counts_as_done_for_wait_and_as_completed(client):
+    slow, fast = client.go("Arith.SleepMilli", 300), client.go("Arith.Add", Args(1, 2))
+    slow.cancel()
+    done, not_done = futures.wait([slow, fast], timeout=10)
+    assert done == {slow, fast} and not not_done
+    assert set(futures.as_completed([slow, fast], timeout=10)) == {slow, fast}
 
 
 def test_unix_socket_transport(server, codec, tmp_path):
@@ -571,3 +581,29 @@ def wait_for(predicate, timeout: float = 10.0) -> bool:
     while not predicate() and time.monotonic() < deadline:
         time.sleep(0.005)
     return bool(predicate())
+
+
+class _PickyFormat(jsonrpc.ServerFormat):
+    """A format of one's own that refuses some bytes as soon as they arrive."""
+
+    def __init__(self, max_message: int):
+        super().__init__(max_message)
+        take = self.receive_data
+
+        def receive_data(data: bytes) -> None:
+            if b"BOOM" in data:
+                raise ProtocolError("picky: I do not take BOOM")
+            take(data)
+
+        self.receive_data = receive_data
+
+
+def test_a_format_that_refuses_bytes_on_arrival_closes_only_that_connection(server):
+    picky = WireFormat("picky", _PickyFormat, jsonrpc.ClientFormat)
+    with server.start("127.0.0.1:0", codec=picky) as serving:
+        host, port = serving.address.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b'{"method": "BOOM"}\n')
+            assert sock.recv(1) == b""  # closed: no hang, no reply
+        with minirpc.dial("tcp", serving.address, codec=picky) as client:
+            assert client.call("Arith.Add", Args(1, 2)) == 3

@@ -1,6 +1,6 @@
 """Things going wrong around a call: a server stopping, a client leaving, bad handlers.
 
-Every test runs with each codec (gob skips while minirpc/gobrpc.py is missing).
+Every test runs with each codec.
 """
 
 from __future__ import annotations
