@@ -83,10 +83,16 @@ def _op_bool(data, pos, depth):
 
 
 def _op_int(data, pos, depth):
+    u = data[pos]
+    if u < 0x80:  # one byte: -64..63
+        return (~(u >> 1) if u & 1 else u >> 1), pos + 1
     return get_int(data, pos)
 
 
 def _op_uint(data, pos, depth):
+    u = data[pos]
+    if u < 0x80:
+        return u, pos + 1
     return get_uint(data, pos)
 
 
@@ -191,35 +197,41 @@ def _indent(text: str, spaces: int) -> list[str]:
 
 
 def _generate_struct_op(slots: list[tuple[int, Any]], build: "_Builder", max_depth: int, name: str):
-    """The op for one struct: ``slots[i]`` says where wire field i goes and which op reads it."""
+    """The op for one struct: ``slots[i]`` says where wire field i goes and which op reads it.
+
+    Gob sends a struct's fields in increasing order (each preceded by how far the field
+    number moved, 0 ending the struct), so the op is straight-line code: one block per wire
+    field, in order, each run only if that field came.  Every ``__init__`` argument is a
+    local variable (``a0``, ``a1``...), starting as its zero value.
+    """
+    args = [f"a{k}" for k in range(len(build.template))]
     lines = ["def op_struct(data, pos, depth):",
              "    if depth >= max_depth:",
              '        raise GobError("gob: invalid nesting depth")',
              "    depth += 1",
-             "    values, field = template.copy(), -1  # every argument's zero value, or _LATER",
-             "    while True:",
-             *_indent(_READ_UINT.format(v="delta"), 8),
-             "        if delta == 0:  # the end of the struct",
-             *(["            return build(values), pos"] if build.later or build.keywords else
-               ["            try:",
-                "                return cls(*values), pos",
-                "            except (TypeError, ValueError) as e:  # e.g. the class's own __post_init__ check",
-                '                raise GobError(f"gob: cannot build {cls.__name__}: {e}") from None']),
-             "        field += delta"]
+             *([f"    {', '.join(args)}, = template  # every argument's zero value, or _LATER"] if args else []),
+             *_indent(_READ_UINT.format(v="delta"), 4),
+             "    field = delta - 1"]
     for i, (slot, op) in enumerate(slots):
-        lines.append(f"        {'elif' if i else 'if'} field == {i}:")
+        lines.append(f"    if field == {i}:")
         if slot < 0:
-            lines.append(f"            pos = ops[{i}](data, pos, depth)  # a field the class does not have")
+            lines.append(f"        pos = ops[{i}](data, pos, depth)  # a field the class does not have")
         elif op in _INLINE:
-            lines += _indent(_READ_UINT.format(v="v") + "\n" + _INLINE[op].format(v="v"), 12)
-            lines.append(f"            values[{slot}] = v")
+            lines += _indent(_READ_UINT.format(v=f"a{slot}") + "\n" + _INLINE[op].format(v=f"a{slot}"), 8)
         else:
-            lines.append(f"            values[{slot}], pos = ops[{i}](data, pos, depth)")
-    lines += [f"        {'else' if slots else 'if True'}:",
-              '            raise GobError("gob: field number out of range")']
+            lines.append(f"        a{slot}, pos = ops[{i}](data, pos, depth)")
+        lines += [*_indent(_READ_UINT.format(v="delta"), 8),
+                  "        field += delta"]
+    lines += ["    if delta:  # a field past the last, or the struct did not end",
+              '        raise GobError("gob: field number out of range")',
+              *([f"    return build([{', '.join(args)}]), pos"] if build.later or build.keywords else
+                ["    try:",
+                 f"        return cls({', '.join(args)}), pos",
+                 "    except (TypeError, ValueError) as e:  # e.g. the class's own __post_init__ check",
+                 '        raise GobError(f"gob: cannot build {cls.__name__}: {e}") from None'])]
     source = "\n".join(line.rstrip() for line in lines) + "\n"
     namespace = {"get_uint": get_uint, "GobError": GobError, "max_depth": max_depth, "build": build,
-                 "cls": build.cls, "template": build.template, "ops": [op for _, op in slots]}
+                 "cls": build.cls, "template": tuple(build.template), "ops": [op for _, op in slots]}
     exec(compile(source, f"<gob op for struct {name}>", "exec"), namespace)
     op = namespace["op_struct"]
     op.source = source
@@ -313,21 +325,31 @@ class Decoder:
         """
         buffer, start = self._buffer, self._pos
         if start < len(buffer):
-            try:
-                length, pos = get_uint(buffer, start)
-            except IndexError:
-                pass  # the length's own bytes are not all here yet
+            length = buffer[start]
+            if length < 0x80:  # the usual case: a message under 128 bytes, its length one byte
+                pos = start + 1
             else:
+                try:
+                    length, pos = get_uint(buffer, start)
+                except IndexError:
+                    length = None  # the length's own bytes are not all here yet
+            if length is not None:
                 if not 0 < length <= self.max_message:  # 0 or too big: refused as soon as seen
                     self.check_length(length)
                 end = pos + length
                 if end <= len(buffer):
                     self._pos = end
                     frame = bytes(buffer) if start == 0 and end == len(buffer) else bytes(buffer[start:end])
-                    try:
-                        type_id, at = get_int(frame, pos - start)
-                    except IndexError:
-                        raise GobError("gob: message is shorter than its type id") from None
+                    at = pos - start
+                    type_id = frame[at]  # (a message of length > 0 has this byte)
+                    if type_id < 0x80 or (type_id == 0xFF and at + 1 < len(frame)):  # one or two bytes:
+                        type_id, at = (type_id, at + 1) if type_id < 0x80 else (frame[at + 1], at + 2)  # -128..127
+                        type_id = ~(type_id >> 1) if type_id & 1 else type_id >> 1  # zig-zag
+                    else:
+                        try:
+                            type_id, at = get_int(frame, at)
+                        except IndexError:
+                            raise GobError("gob: message is shorter than its type id") from None
                     return type_id, frame, at
         if self._eof:
             raise EOFError("unexpected EOF") if start < len(buffer) else EOFError()
@@ -368,9 +390,12 @@ class Decoder:
             op, singleton = self._top_plan(type_id, type)
         try:
             if singleton:  # a value that is not a struct travels as field 0 of an unnamed struct
-                delta, pos = get_uint(data, pos)
-                if delta != 0:
+                if data[pos] == 0:  # (the delta 0, in its one byte)
+                    pos += 1
+                elif get_uint(data, pos)[0] != 0:
                     raise GobError("gob: corrupted data: non-zero delta for singleton")
+                else:
+                    pos = get_uint(data, pos)[1]
             value, pos = op(data, pos, 0)
         except IndexError:
             raise GobError("gob: message is shorter than its contents (truncated data)") from None
@@ -567,7 +592,6 @@ class Decoder:
                     pos = op(data, pos, depth + 1)
                 else:
                     values[slot], pos = op(data, pos, depth + 1)
-        return op_struct
         return op_struct
 
     def _skip(self, type_id: int, depth: int):  # noqa: C901 (one op per wire kind)

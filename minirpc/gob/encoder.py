@@ -130,7 +130,11 @@ def _enc_integer(spec: GoType):
             v = int(v)
         if not lo <= v < hi:
             raise Mismatch(f"{v} out of range for {gname}")
-        put_uint(out, (v << 1 if v >= 0 else (~v << 1) | 1) if signed else v)
+        u = (v << 1 if v >= 0 else (~v << 1) | 1) if signed else v
+        if u < 0x80:
+            out.append(u)
+        else:
+            put_uint(out, u)
     return enc_integer
 
 
@@ -345,7 +349,7 @@ class Encoder:
     def __init__(self, package: str = "main"):
         self.package = package
         self._types: dict[GoType, WireType] = {}  # types defined on this stream (ordered, for rollback)
-        self._starts: dict[GoType, bytes] = {}  # each type's message start (its id), made once
+        self._starts: dict[GoType, tuple] = {}  # each type's message start (its id) and plan, found once
         self._next_id = FIRST_USER_ID
 
     def encode(self, value, type=None) -> bytes:
@@ -373,19 +377,24 @@ class Encoder:
 
     def _message(self, out: bytearray, spec: GoType, value) -> None:
         """One value message: length, type id, then the value."""
-        start = self._starts.get(spec)
-        if start is None:  # the message's first bytes are the same every time: the type id...
+        try:
+            start, plan = self._starts[spec]
+        except KeyError:  # the message's first bytes are the same every time: the type id...
             start = bytearray()
             put_int(start, spec.builtin_id or self._types[spec].id)
             if spec.kind != "struct":
                 start.append(0)  # ... and for a value that is not a struct, field 0 of one ("singleton")
-            start = self._starts[spec] = bytes(start)
+            start, plan = self._starts[spec] = bytes(start), _plan(spec)
         message = bytearray(start)
         try:
-            _plan(spec)(message, value)
+            plan(message, value)
         except Mismatch as e:
             raise GobError(f"gob: cannot encode {e.where(spec.name or spec.go_string())}: {e.detail}") from None
-        put_uint(out, len(message))
+        n = len(message)
+        if n < 0x80:  # (put_uint, inline: most messages are short)
+            out.append(n)
+        else:
+            put_uint(out, n)
         out += message
 
     def checkpoint(self):

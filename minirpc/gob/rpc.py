@@ -43,9 +43,10 @@ class _GobFormat:
         self._decoder = Decoder(max_message=max_message)
         self._encoder = Encoder()
         self.receive_data = self._decoder.feed
-        # the message being read: its header once decoded, and the bytes so far
+        # the message being read: its header once decoded, and its frames so far
         self._header: Any = None
-        self._data: list[bytes] = []  # every frame so far, in order
+        self._header_frame = b""
+        self._data: list[bytes] = []  # every frame so far, in order, while definitions are among them
         self._setup: list[bytes] = []  # the definitions among them
         self._started = False
 
@@ -63,26 +64,29 @@ class _GobFormat:
             if frame is NEED_DATA:
                 return NEED_DATA
             type_id, raw, pos = frame
-            self._started = True
             if type_id < 0:  # a type definition: stream state, not part of the call
+                self._started = True
+                if not self._data and self._header is not None:
+                    self._data.append(self._header_frame)
                 self._data.append(raw)
                 self._setup.append(raw)
                 self._decoder.define(-type_id, raw, pos)
             elif self._header is None:
+                self._started = True
                 self._header = self._decoder.read_value(type_id, raw, pos, self._reads)
                 self._header_frame = raw
-                self._data.append(raw)
+                if self._data:
+                    self._data.append(raw)
             else:
                 call = self._header_frame + raw  # the header's message and the body's
                 if self._setup:  # the first calls of a stream: definitions came with them
                     self._data.append(raw)
                     data, setup = b"".join(self._data), b"".join(self._setup)
-                    self._setup = []
+                    self._data, self._setup = [], []
                 else:
                     data, setup = call, b""
                 message = Message(self._header, (type_id, raw, pos), data, setup, call)
                 self._header = None
-                self._data.clear()
                 return message
 
     def decode_body(self, message: Message, type: Any) -> Any:
