@@ -76,15 +76,18 @@ Python <-> wire types in ``minirpc.values``; what a wire format is in
 ``minirpc.format``, and the two formats in ``minirpc.gob`` and
 ``minirpc.jsonrpc``; the socket under them in ``minirpc.stream``; Go's
 four-method codec seam in ``minirpc.codec``; the two roles in
-``minirpc.server`` (with ``minirpc.workers``) and ``minirpc.client``; the
-tunnel in ``minirpc.http``.  Read them in that order: each is short.
+``minirpc.server`` (with ``minirpc.workers``, the threads, and
+``minirpc.connection``, one served connection) and ``minirpc.client``; the
+tunnel in ``minirpc.http``.  Read them in that order: each is short.  A wire
+format of your own is a ``WireFormat`` (see ``minirpc.format``): pass it as
+``codec=`` to ``Server.start`` and ``dial``.
 '''
 
 from .client import Call, Client, dial, new_client, new_client_with_codec
 from .codec import ClientCodec, ServerCodec
 from .errors import (BodyError, CallCancelled, CallTimeout, ConnectionLost, ProtocolError, RegistrationError,
                      RPCError, ServerError, ShutdownError)
-from .format import DEFAULT_MAX_MESSAGE, Request, Response
+from .format import DEFAULT_MAX_MESSAGE, Request, Response, WireFormat
 from .http import dial_http, dial_http_path, handle_http
 from .server import (DEFAULT_SERVER, Server, Serving, accept, register, register_name, serve_codec, serve_conn,
                      serve_request)
@@ -94,7 +97,7 @@ __all__ = [
     "Call", "Client", "dial", "new_client", "new_client_with_codec",
     "Server", "Serving", "DEFAULT_SERVER", "handle_http", "dial_http", "dial_http_path", "register",
     "register_name", "serve_conn", "serve_codec", "serve_request", "accept", "http",
-    "Request", "Response", "ServerCodec", "ClientCodec", "BodyError", "DEFAULT_MAX_MESSAGE",
+    "Request", "Response", "WireFormat", "ServerCodec", "ClientCodec", "BodyError", "DEFAULT_MAX_MESSAGE",
     "RPCError", "ServerError", "ShutdownError", "ConnectionLost", "CallTimeout", "CallCancelled",
     "RegistrationError", "ProtocolError",
 ]
