@@ -116,6 +116,9 @@ class Connection:
         pool = self.server.pool
         pool.add(self.write_fd, self._on_writable, 0)
         pool.add(self.fd, self._on_readable, 0)
+        if self.stream.outbox:  # a greeting the socket did not take at once
+            with self.lock:
+                self._arm_write()
         if pending:  # bytes arrived with the socket: read them before waiting for more
             self.state = READING
             pool.submit(self._read, False)

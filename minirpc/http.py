@@ -417,13 +417,13 @@ class _HTTPConnection:
         self._send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else body), self._hang_up)
 
     def tunnel(self, server: Any, fmt: Any) -> None:
-        """Answer like Go, then the connection is RPC: the server takes it, with any bytes already read."""
-        def hand_over():
-            with self.lock:
-                self.state = "handed over"
-            self._forget()
-            server.adopt(self.stream.sock, fmt, received=self.head.rest(), origin=self.http_server)
-        self._send(b"HTTP/1.0 " + CONNECTED.encode() + b"\n\n", hand_over)
+        """The connection is RPC from now on: the server takes it, with any bytes already read,
+        and answers like Go (it sends the "200 Connected" itself, once the connection counts)."""
+        with self.lock:
+            self.state = "handed over"
+        self._forget()
+        server.adopt(self.stream.sock, fmt, received=self.head.rest(), origin=self.http_server,
+                     greeting=b"HTTP/1.0 " + CONNECTED.encode() + b"\n\n")
 
     def page(self, page: Callable, request: Request) -> None:
         """A page of your own: read the body (``Content-Length`` bytes), then call ``page``."""

@@ -123,9 +123,11 @@ class Server:
             self.run(*job, lambda *reply: write_reply(codec, *reply))
 
     def adopt(self, sock: Any, fmt: Any, *, origin: Any = None, stream: Stream | None = None,
-              received: bytes = b"", tls: bool = False) -> Connection:
-        """Serve an accepted socket in the background (the HTTP tunnel hands its sockets over
-        here, with the bytes it ``received`` past its handshake)."""
+              received: bytes = b"", greeting: bytes = b"", tls: bool = False) -> Connection:
+        """Serve an accepted socket in the background.  The HTTP tunnel hands its sockets over
+        here, with the bytes it ``received`` past its handshake and the ``greeting`` to send
+        first (its "200 Connected"): sent only once the connection counts, so that a client
+        that got it is one the connection cap has seen."""
         sock.setblocking(False)
         stream = stream or Stream(sock, fmt.server(self.max_message))
         stream.blocking = False
@@ -141,6 +143,12 @@ class Server:
         if refused:  # accepted while closing: hang up at once
             connection.close()
         else:
+            if greeting:
+                try:
+                    stream.send_bytes(greeting)  # what the socket does not take waits in the outbox
+                except OSError:
+                    connection.close()
+                    return connection
             connection.start(pending=bool(received))
         return connection
 

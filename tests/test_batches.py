@@ -10,10 +10,8 @@ import threading
 import pytest
 
 import minirpc
-from minirpc.codec import wire_format
-from minirpc.format import NEED_DATA, Request
-
 from conftest import Args
+from rawwire import client_format, connect, read_replies, requests
 
 DEADLINE = 10.0
 
@@ -52,27 +50,11 @@ def gate_serving(gate, codec):
         yield serving
 
 
-def send_in_one_write(address: str, codec: str, calls: list[tuple[str, object]]) -> tuple[socket.socket, object]:
+def send_in_one_write(address: str, codec: str, calls: list) -> tuple:
     """Send every request in one sendall, so that the server reads them together."""
-    host, port = address.rsplit(":", 1)
-    sock = socket.create_connection((host, int(port)), timeout=DEADLINE)
-    fmt = wire_format(codec).client(1 << 20)
-    sock.sendall(b"".join(fmt.encode(Request(name, seq), body) for seq, (name, body) in enumerate(calls)))
+    sock, fmt = connect(address), client_format(codec)
+    sock.sendall(requests(fmt, calls))
     return sock, fmt
-
-
-def read_replies(sock: socket.socket, fmt, n: int) -> dict[int, object]:
-    got = {}
-    while len(got) < n:
-        message = fmt.next_message()
-        if message is NEED_DATA:
-            data = sock.recv(1 << 16)
-            assert data, f"the server closed after {len(got)} of {n} replies"
-            fmt.receive_data(data)
-            continue
-        assert not message.header.error, message.header.error
-        got[message.header.seq] = fmt.decode_body(message, None)
-    return got
 
 
 def test_a_call_waiting_for_a_later_call_of_the_same_read_is_not_deadlocked(gate_serving, codec):

@@ -17,8 +17,9 @@ import pytest
 
 import minirpc
 from minirpc import http as mhttp
-from minirpc.format import NEED_DATA, Request
 from minirpc.jsonrpc import ClientFormat
+from rawwire import connect
+import rawwire
 
 from .support import DEADLINE, Args, Robust, bounded_memory, wait_until
 
@@ -60,30 +61,13 @@ def scale_server():
         f"threads left: {sorted(t.name for t in threading.enumerate())}"
 
 
-def connect(address: str, timeout: float = DEADLINE) -> socket.socket:
-    host, port = address.rsplit(":", 1)
-    sock = socket.create_connection((host, int(port)), timeout=timeout)
-    sock.settimeout(timeout)
-    return sock
-
-
 def requests(n: int, start: int = 0) -> bytes:
-    fmt = ClientFormat()
-    return b"".join(fmt.encode(Request("Robust.Add", i), Args(i, 1)) for i in range(start, start + n))
+    return rawwire.requests(ClientFormat(), [("Robust.Add", Args(i, 1)) for i in range(start, start + n)], start)
 
 
 def read_replies(sock: socket.socket, n: int) -> dict[int, int]:
     """n JSON replies off a raw socket: {id: result}."""
-    fmt, got = ClientFormat(), {}
-    while len(got) < n:
-        message = fmt.next_message()
-        if message is NEED_DATA:
-            data = sock.recv(1 << 16)
-            assert data, f"the server closed after {len(got)} of {n} replies"
-            fmt.receive_data(data)
-            continue
-        got[message.header.seq] = message.body
-    return got
+    return rawwire.read_replies(sock, ClientFormat(), n)
 
 
 # ------------------------------------------------------------------ threads are bounded
