@@ -18,10 +18,12 @@ import copy
 import importlib.util
 import io
 import os
+import re
 import shutil
 import sys
 from contextlib import redirect_stdout
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
@@ -143,3 +145,65 @@ def test_the_stub_names_the_hint_from_the_solution_region():
 def test_hidden_tests_are_removed():
     source = "a = 1\n### BEGIN HIDDEN TESTS\nassert a == 1\n### END HIDDEN TESTS\nb = 2"
     assert make_student.strip_code(source) == "a = 1\nb = 2"
+
+
+# ---------------------------------------------------------------- links: labs, lessons, the labs' README
+
+REPO = EXERCISES.parent
+LAB_NOTEBOOKS = [lab / name for lab in LABS for name in ("solution.ipynb", "student.ipynb")]
+
+
+def _links(text: str) -> list[str]:
+    """Markdown link targets and HTML hrefs in ``text`` (as tests/test_lessons.py reads them)."""
+    return re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r'href="([^"]+)"', text)
+
+
+def _local(target: str) -> bool:
+    return not re.match(r"^[a-z][a-z0-9+.-]*:|^#|^//", target)
+
+
+def _texts(path: Path) -> list[str]:
+    """What a reader can click in ``path``: its markdown, and the HTML of stored outputs (show_source links)."""
+    if path.suffix != ".ipynb":
+        return [path.read_text()]
+    notebook = _read(path)
+    texts = [c.source for c in notebook.cells if c.cell_type == "markdown"]
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            texts.append(output.get("data", {}).get("text/html", ""))
+    return texts
+
+
+def _broken_links(path: Path) -> list[str]:
+    broken = []
+    for target in {t for text in _texts(path) for t in _links(text) if _local(t)}:
+        file = (path.parent / unquote(urlsplit(target).path)).resolve()
+        if not file.exists():
+            broken.append(target)
+        elif REPO not in file.parents:
+            broken.append(f"{target} (outside the repository: the lab command cannot serve it)")
+    return sorted(broken)
+
+
+@pytest.mark.parametrize("path", [*LAB_NOTEBOOKS, EXERCISES / "README.md"],
+                         ids=[str(p.relative_to(EXERCISES)) for p in [*LAB_NOTEBOOKS, EXERCISES / "README.md"]])
+def test_every_relative_link_in_the_labs_resolves_to_a_file(path):
+    assert _broken_links(path) == [], f"{path.relative_to(REPO)}: broken links"
+
+
+def _goes_with(lab: Path) -> list[Path]:
+    """The lessons the lab's first cell links in its "Goes with:" paragraph."""
+    first = _read(lab / "solution.ipynb").cells[0].source
+    assert "**Goes with:**" in first, f"{lab.name}: the first cell names no lesson (**Goes with:**)"
+    paragraph = first.split("**Goes with:**", 1)[1].split("\n\n", 1)[0]
+    return [(lab / unquote(t)).resolve() for t in _links(paragraph) if _local(t) and "notebooks/" in t]
+
+
+@pytest.mark.parametrize("lab", LABS, ids=LAB_IDS)
+def test_every_lab_names_a_lesson_whose_course_map_links_it_back(lab):
+    lessons = _goes_with(lab)
+    assert lessons and all(p.is_file() for p in lessons), f"{lab.name}: goes with {lessons}"
+    student = (lab / "student.ipynb").resolve()
+    linking = [p.name for p in lessons
+               if student in {(p.parent / unquote(t)).resolve() for t in _links(_read(p).cells[0].source) if _local(t)}]
+    assert linking, f"none of {[p.name for p in lessons]} links {lab.name}/student.ipynb in its course map (first cell)"
