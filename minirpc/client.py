@@ -308,6 +308,9 @@ class Client:
             self._wake.notify_all()
 
     def _timer_loop(self) -> None:
+        # A call that finished (or was cancelled) before its deadline stays in the heap until
+        # the deadline passes, and is skipped then: the heap never holds more than the calls
+        # started within the longest timeout.
         while True:
             with self._lock:
                 while True:

@@ -5,8 +5,10 @@ One connection is served like this (Go's ``ServeCodec``)::
     loop: read header -> find method -> read body -> run the method -> write reply
                                                      \\___ concurrently ___/
 
-A slow call never holds up a fast one on the same connection, and replies go
-out in the order calls *finish*.  When the client hangs up, calls still
+A slow call holds up a fast one on the same connection for at most a few
+milliseconds (requests read together run as a batch, and a timer hands the
+rest to idle workers after ``connection.RESCUE_AFTER``; with every worker busy,
+until one is free), and replies go out in the order calls *finish*.  When the client hangs up, calls still
 running finish and their replies are still sent (a half-closed client gets
 its answer); bytes that break the format end the connection, as in Go.
 
