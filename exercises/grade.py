@@ -37,12 +37,10 @@ import argparse
 import ast
 import copy
 import csv
-import hashlib
 import html
 import json
 import os
 import queue
-import re
 import secrets
 import shutil
 import signal

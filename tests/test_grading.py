@@ -9,14 +9,12 @@ test reads its own result.
 
 from __future__ import annotations
 
-import copy
 import csv
 import dataclasses
 import gc
 import importlib.util
 import io
 import json
-import os
 import shutil
 import sys
 import threading
