@@ -17,9 +17,10 @@ submission runs:
 * it runs in a fresh kernel in an empty temporary folder, with a time limit
   per cell and for the whole notebook, limits on memory, file size and
   processes, and every process it started is killed at the end;
-* a check passes only when the kernel's reply to its cell is ``ok`` and the
+* a check passes only when the kernel's reply to its cell is ``ok``, the
   grader's runtime inside the kernel (``gradekernel.py``) reported that the
-  teacher's check ran to the end with nothing it relies on replaced.
+  teacher's check ran to the end with nothing it relies on replaced, and the
+  cell wrote nothing to stderr (nbgrader scores such a cell 0 too).
 
 Output: a table (checks and points per notebook, then each failure in full),
 ``--csv`` (one row per notebook: student, totals, one column per check),
@@ -36,16 +37,15 @@ import argparse
 import ast
 import copy
 import csv
-import hashlib
 import html
 import json
 import os
 import queue
-import re
 import secrets
 import shutil
 import signal
 import subprocess
+import symtable
 import sys
 import tempfile
 import threading
@@ -62,6 +62,20 @@ MAX_NOTEBOOK_BYTES = 20 << 20  # a submission larger than this is refused unread
 MAX_CELL_OUTPUT = 100_000  # characters of output kept per cell (the rest is cut, with a note)
 DEFAULT_CELL_SECONDS = 120.0
 DEFAULT_NOTEBOOK_SECONDS = 600.0
+
+# CPython 3.11's ast.parse keeps its recursion counter in the interpreter's AST state, one for every thread:
+# two threads parsing at once, with the garbage collector running Python code in between (a finalizer, a gc
+# callback), can trip it, and the parse fails with "SystemError: AST constructor recursion depth mismatch".
+# With --jobs N the grader works on N notebooks in N threads, so by design (1) the teacher's cells are parsed
+# once, in load_labs, before any thread starts, and (2) the one parse left in the threads, of the learner's
+# code for the flags, goes through _parse, under this lock.  Parse nowhere else.
+_PARSING = threading.Lock()
+
+
+def _parse(source: str) -> ast.Module:
+    """ast.parse(source), one thread at a time (see _PARSING)."""
+    with _PARSING:
+        return ast.parse(source)
 
 
 # -- the teacher's copy -----------------------------------------------------------------------------------------
@@ -97,8 +111,13 @@ class Lab:
     checks: list[CheckSpec]
     answers: set[str]  # grade_ids of the learner's cells
     stubs: dict[str, nbformat.NotebookNode]  # grade_id -> the student copy's cell (used when a learner deleted one)
-    requires: list[str]  # programs the lab needs on the grading machine, e.g. ["go"]
-    serial: bool  # timing-sensitive: graded alone, with no other notebook running
+    requires: list[str] = field(default_factory=list)  # programs the lab needs on the grading machine, e.g. ["go"]
+    serial: bool = False  # timing-sensitive: graded alone, with no other notebook running
+    # What the teacher's own cells (set-up, helpers, demos: not answers, not checks) do, read once here so that
+    # no grading thread parses them (see _PARSING):
+    binds: dict[str, list[str]] = field(default_factory=dict)  # a cell's source -> the top-level names it binds
+    imports: list[str] = field(default_factory=list)  # the modules they and the checks import
+    reads: list[str] = field(default_factory=list)  # names their functions and the checks read, but the answers' own
 
     @property
     def max_points(self) -> float:
@@ -125,10 +144,90 @@ def load_labs(labs_dir: Path = HERE) -> dict[str, Lab]:
         name = meta.get("lab", path.parent.name)
         checks = [CheckSpec(grade_id(c), float(c.metadata["nbgrader"].get("points", 1)), c.source,
                             c.metadata.get("minirpc", {}).get("timeout")) for c in solution.cells if is_check(c)]
+        teacher = [c.source for c in solution.cells if is_teacher_code(c)]
+        not_answers = [c.source for c in solution.cells if c.cell_type == "code" and not is_answer(c)]
+        answer_names = {name for c in solution.cells if c.cell_type == "code" and is_answer(c)
+                        for name in _bound_names(c.source)}
         labs[name] = Lab(name, solution, checks, {grade_id(c) for c in solution.cells if is_answer(c)},
                          {grade_id(c): c for c in student.cells if grade_id(c)}, list(meta.get("requires", [])),
-                         bool(meta.get("serial", False)))
+                         bool(meta.get("serial", False)), binds={source: _bound_names(source) for source in teacher},
+                         imports=_imports(not_answers),
+                         reads=sorted(set(_global_reads(teacher, [c.source for c in checks])) - answer_names))
     return labs
+
+
+def is_teacher_code(cell) -> bool:
+    """A code cell of the teacher's that runs in the notebook's own namespace: not an answer, not a check."""
+    return cell.cell_type == "code" and not is_answer(cell) and not is_check(cell)
+
+
+def _bound_names(source: str) -> list[str]:
+    """Top-level names a (teacher's) cell binds."""
+    try:
+        tree = _parse(source)
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names += [(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return names
+
+
+def _imports(sources: list[str]) -> list[str]:
+    """The modules these cells import (imported before any learner code runs, for a true fingerprint)."""
+    modules = []
+    for source in sources:
+        try:
+            tree = _parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.append(node.module)
+    return sorted(set(modules))
+
+
+def _global_reads(teacher: list[str], checks: list[str]) -> list[str]:
+    """The names the teacher's code looks up in the notebook's namespace while a check runs.
+
+    That is the globals read by the functions and methods the teacher's cells define (they find their globals
+    in the notebook's namespace when they are called), and the names a check cell reads at its top level or in
+    the functions it defines, but not the names it binds itself.  While a check runs, the grader's runtime
+    gives these names what the teacher's cells bound them to, or the built-in (gradekernel.Runtime.run).  A
+    name a function declares ``global`` and assigns is its own state, and is left out.
+    """
+    names = set()
+
+    def function_reads(table, inside_function=False):
+        found = set()
+        if inside_function:
+            found |= {s.get_name() for s in table.get_symbols() if s.is_global() and s.is_referenced()
+                      and not (s.is_declared_global() and s.is_assigned())}
+        for child in table.get_children():
+            found |= function_reads(child, inside_function or child.get_type() == "function")
+        return found
+
+    for source, is_check_cell in [(t, False) for t in teacher] + [(c, True) for c in checks]:
+        try:
+            with _PARSING:
+                table = symtable.symtable(source, "<cell>", "exec")
+        except SyntaxError:
+            continue
+        found = function_reads(table)
+        if is_check_cell:  # a check runs at its top level, in a namespace of its own
+            found |= {s.get_name() for s in table.get_symbols() if s.is_referenced() and not s.is_local()}
+            found -= {s.get_name() for s in table.get_symbols() if s.is_local()}
+        names |= found
+    return sorted(names)
 
 
 # -- results ----------------------------------------------------------------------------------------------------
@@ -301,7 +400,7 @@ def flag_code(source: str, where: str) -> list[Flag]:
         if stripped.startswith(("%", "!")):
             flags.append(Flag(where, number, line.strip(), "an IPython magic or shell command"))
     try:
-        tree = ast.parse("\n".join("pass" if l.lstrip().startswith(("%", "!")) else l for l in lines))
+        tree = _parse("\n".join("pass" if l.lstrip().startswith(("%", "!")) else l for l in lines))
     except SyntaxError as e:
         return flags + [Flag(where, e.lineno or 0, (e.text or "").strip(), "not valid Python")]
     seen = set()
@@ -376,20 +475,24 @@ def _limits(cpu_seconds: int):
     return apply
 
 
-def _kill_marked(marker: str) -> None:
-    """Kill every process still carrying this run's marker (children that left the process group)."""
+def _kill_marked(marker: str) -> int:
+    """Kill every process still carrying this run's marker (children that left the process group); return
+    how many there were.  (A process that has died and not been reaped has no environment: not counted.)"""
     proc = Path("/proc")
     if not proc.is_dir():
-        return
+        return 0
     needle = f"MINIRPC_GRADING_RUN={marker}".encode()
+    found = 0
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             if needle in (entry / "environ").read_bytes().split(b"\0"):
                 os.kill(int(entry.name), signal.SIGKILL)
+                found += 1
         except (OSError, ValueError):
             pass
+    return found
 
 
 class Kernel:
@@ -410,10 +513,11 @@ class Kernel:
             raise
 
     def execute(self, code: str, seconds: float, silent: bool = False) -> dict:
-        """Run ``code``; return {status, ename, evalue, outputs, tokens, timed_out}.  Raises KernelGone."""
+        """Run ``code``; return {status, ename, evalue, outputs, tokens, timed_out, stderr}.  Raises KernelGone."""
         msg_id = self.kc.execute(code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=False)
         deadline = time.monotonic() + seconds
-        result = {"status": None, "ename": "", "evalue": "", "outputs": [], "tokens": [], "timed_out": False}
+        result = {"status": None, "ename": "", "evalue": "", "outputs": [], "tokens": [], "timed_out": False,
+                  "stderr": None}  # what the cell wrote to stderr (None: nothing), kept even where outputs are cut
         idle = reply = False
         interrupted_at = None
         size = 0
@@ -441,6 +545,8 @@ class Kernel:
                 elif kind == "display_data" and MIME in content.get("data", {}):
                     result["tokens"].append(content["data"][MIME])
                 elif kind in ("stream", "display_data", "execute_result", "error"):
+                    if kind == "stream" and content.get("name") == "stderr":
+                        result["stderr"] = ((result["stderr"] or "") + content.get("text", ""))[:MAX_CELL_OUTPUT]
                     size += len(json.dumps(content))
                     if size <= MAX_CELL_OUTPUT:
                         result["outputs"].append(nbformat.v4.output_from_msg(msg))
@@ -448,7 +554,7 @@ class Kernel:
                         result["outputs"].append(nbformat.v4.new_output(
                             "stream", name="stderr", text=f"\n[grader: output over {MAX_CELL_OUTPUT} characters cut]\n"))
                 elif kind == "clear_output":
-                    result["outputs"], size = [], 0
+                    result["outputs"], size, result["stderr"] = [], 0, None
             if not reply:
                 try:
                     shell = self.kc.get_shell_msg(timeout=0)
@@ -480,44 +586,11 @@ class Kernel:
                 os.killpg(pid, signal.SIGKILL)  # the kernel leads its own process group
             except OSError:
                 pass
-        _kill_marked(self.marker)
-
-
-def _bound_names(source: str) -> list[str]:
-    """Top-level names a (teacher's) cell binds."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    names = []
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.append(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names += [(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"]
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
-    return names
-
-
-def teacher_imports(lab: Lab) -> list[str]:
-    """The modules the teacher's cells (not the learner's) import."""
-    modules = []
-    for cell in lab.solution.cells:
-        if cell.cell_type != "code" or is_answer(cell):
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                modules += [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                modules.append(node.module)
-    return sorted(set(modules))
+        # SIGKILL takes effect when the process next runs, which on a loaded machine may be a while: return
+        # only once no process of this run is left (or after 5 s), so that "stopped" means gone.
+        deadline = time.monotonic() + 5
+        while _kill_marked(self.marker) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 def _cell_name(cell, index: int) -> str:
@@ -526,6 +599,15 @@ def _cell_name(cell, index: int) -> str:
     if cell.metadata.get("minirpc_added"):
         return f"added cell {index}"
     return f"cell {index}"
+
+
+def _stderr_why(text: str) -> str:
+    """Why a check that ran to the end scores 0: what it wrote to stderr."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = repr(lines[0]) if lines else "an empty line"
+    more = f" and {len(lines) - 1} more line{'s' if len(lines) > 2 else ''}" if len(lines) > 1 else ""
+    return (f"the check wrote to stderr: {first}{more}.  A check cell with output on stderr scores 0, "
+            f"as nbgrader scores it (a warning, a traceback printed by a thread, print(..., file=sys.stderr))")
 
 
 def run_graded(nb, lab: Lab, result: Result, cell_seconds: float, notebook_seconds: float) -> None:
@@ -544,7 +626,7 @@ def run_graded(nb, lab: Lab, result: Result, cell_seconds: float, notebook_secon
         helpers = (HERE / "labcheck.py").read_text()
         setup = (f"exec(compile({runtime!r}, 'gradekernel.py', 'exec'), _g := {{'__name__': '_minirpc_gradekernel'}})\n"
                  f"_g['install']({tokens!r}, {dict((c.grade_id, c.source) for c in lab.checks)!r}, {helpers!r}, "
-                 f"{teacher_imports(lab)!r})\n"
+                 f"{lab.imports!r}, {lab.reads!r})\n"
                  f"del _g\n")
         installed = kernel.execute(setup, 60, silent=True)
         if installed["status"] != "ok":
@@ -587,18 +669,21 @@ def run_graded(nb, lab: Lab, result: Result, cell_seconds: float, notebook_secon
                 check = checks[grade_id(cell)]
                 check.seconds = time.monotonic() - started
                 genuine = [t for t in reply["tokens"] if t == {"check": check.grade_id, "token": tokens[check.grade_id]}]
-                check.passed = reply["status"] == "ok" and len(genuine) == 1 and not reply["timed_out"]
+                check.passed = (reply["status"] == "ok" and len(genuine) == 1 and not reply["timed_out"]
+                                and reply["stderr"] is None)  # nbgrader's rule: output on stderr scores 0
                 if check.passed:
                     check.why = ""
                 elif reply["timed_out"]:
                     check.why = f"ran out of its {limit:g} s (the cell's time limit) and was interrupted"
                 elif reply["status"] != "ok":
                     check.why = f"{reply['ename']}: {reply['evalue']}".strip()
+                elif reply["stderr"] is not None and genuine:
+                    check.why = _stderr_why(reply["stderr"])
                 else:
                     check.why = ("the check did not run to the end: something in the notebook stopped it "
                                  "without an error (the grader's runtime never reported it finished)")
-            elif not is_answer(cell) and not cell.metadata.get("minirpc_added") and reply["status"] == "ok":
-                names = _bound_names(cell.source)
+            elif is_teacher_code(cell) and not cell.metadata.get("minirpc_added") and reply["status"] == "ok":
+                names = lab.binds[cell.source]  # read in load_labs: no parsing here (see _PARSING)
                 if names:
                     kernel.execute(f'__import__("sys").modules["_minirpc_grading"].protect({names!r})', 30, silent=True)
     except KernelGone as e:
@@ -670,7 +755,7 @@ def grade_all(notebooks: list[Path], labs: dict[str, Lab], root: Path, jobs: int
             return None
         return identify(nb, labs)[0] if nb is not None else None
 
-    serial = [p for p in notebooks if (lab_of(p) or Lab("", None, [], set(), {}, [], False)).serial]
+    serial = [p for p in notebooks if getattr(lab_of(p), "serial", False)]
     parallel = [p for p in notebooks if p not in serial]
     results = {}
     with ThreadPoolExecutor(max(1, jobs)) as pool:  # each notebook gets its own kernel

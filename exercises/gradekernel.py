@@ -16,12 +16,20 @@ and :meth:`Runtime.run` does the work:
    notebook's names, overlaid with the teacher's names and a fresh copy of
    the check helpers, so redefining ``check`` or ``expect`` in an answer cell
    changes nothing;
-3. it takes the fingerprint again (learner code ran during the check);
-4. only then does it publish the check's *token*, a random value the grader
+3. while the check runs, the names the teacher's code reads (``reads``:
+   what the functions of the set-up cells and the checks look up) are the
+   teacher's in the notebook's namespace too, where the set-up functions find
+   their globals: a learner's ``threading = ...`` or ``Peer = ...`` does not
+   reach them, and a learner's global that hides a built-in (``sorted =
+   ...``) is out of the way; the learner's bindings (or their absence) are
+   put back afterwards;
+4. it takes the fingerprint again (learner code ran during the check), and
+   refuses the check if those names were rebound while it ran;
+5. only then does it publish the check's *token*, a random value the grader
    made for this check and this run.  The grader counts a check as passed
    when the kernel's reply to the cell is ``ok`` **and** the token arrived.
 
-A cell that never reaches step 4 (an exception, an exception hidden by a
+A cell that never reaches step 5 (an exception, an exception hidden by a
 custom handler, a rewritten cell, an exiting or dead kernel) earns nothing.
 What this cannot stop is code written to attack this module itself: every
 object in a Python process is reachable from any other code in it (``gc``,
@@ -35,7 +43,7 @@ import types
 MIME = "application/vnd.minirpc.check+json"
 
 # Module prefixes whose functions and classes the checks rely on.
-WATCHED = ("builtins", "minirpc", "socket", "_socket", "io", "_io", "json", "struct", "threading", "time",
+WATCHED = ("builtins", "sys", "minirpc", "socket", "_socket", "io", "_io", "json", "struct", "threading", "time",
            "math", "concurrent.futures", "contextlib", "dataclasses", "functools", "random", "select",
            "selectors", "queue", "collections", "operator", "copy", "signal", "types", "re", "subprocess",
            "shutil", "os", "posixpath", "tempfile", "matplotlib.figure", "matplotlib.axes", "matplotlib.lines",
@@ -44,28 +52,41 @@ WATCHED = ("builtins", "minirpc", "socket", "_socket", "io", "_io", "json", "str
 _ROUTINE = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.WrapperDescriptorType,
             types.MethodDescriptorType, types.ClassMethodDescriptorType, types.GetSetDescriptorType,
             types.MemberDescriptorType, classmethod, staticmethod, property, type)
-# Set anew by IPython or ipykernel for every request: the last results, and input() wired to the frontend.
+# Set anew by IPython or ipykernel for every request: the last results, and input() wired to the frontend;
+# and the class of the last exception IPython showed (sys.last_type: a class, so it would look like a routine).
+# (sys.excepthook, set to the shell's own method for every request, is a bound method: see _identity.)
 _CHANGING = {("builtins", "_"), ("builtins", "__"), ("builtins", "___"), ("builtins", "input"),
-             ("builtins", "raw_input"), ("getpass", "getpass")}
+             ("builtins", "raw_input"), ("getpass", "getpass"), ("sys", "last_type")}
 
 
 def _is_routine(value) -> bool:
     return isinstance(value, _ROUTINE)
 
 
+def _identity(value):
+    """What stays the same while a routine is the same one.
+
+    A bound method is a new object each time it is made: IPython sets ``sys.excepthook`` to its shell's
+    ``excepthook`` method anew for every request, so a bound method is its function and its object.
+    """
+    if isinstance(value, types.MethodType):
+        return id(value.__func__), id(value.__self__)
+    return id(value)
+
+
 class Fingerprint:
     """The identity of every function and class the checks lean on, and a way to read each again."""
 
     def __init__(self):
-        self.entries = []  # (key, read the value now, id of the value then)
+        self.entries = []  # (key, read the value now, _identity of the value then)
         self.classes = []  # (key, class, the names of its routines then)
         self.keep = []  # the objects themselves, so that no id is reused
         self.done = set()  # ids of the modules and classes already walked
 
     def _watch(self, key, read) -> None:
         value = read()
-        self.keep.append(value)
-        self.entries.append((key, read, id(value)))
+        self.keep.append(value)  # (a bound method keeps its function and object)
+        self.entries.append((key, read, _identity(value)))
         if isinstance(value, types.FunctionType):
             for attr in ("__code__", "__defaults__", "__kwdefaults__"):
                 part = getattr(value, attr)
@@ -98,7 +119,7 @@ class Fingerprint:
 
     def changes(self) -> list:
         """What is no longer as it was, as readable keys (empty when nothing changed)."""
-        changed = [key for key, read, ident in self.entries if id(read()) != ident]
+        changed = [key for key, read, ident in self.entries if _identity(read()) != ident]
         for key, cls, names in self.classes:
             changed += [f"{key}.{attr} (added)" for attr, value in list(vars(cls).items())
                         if attr not in names and _is_routine(value)]
@@ -115,8 +136,9 @@ class GradingRefused(Exception):
 class Runtime:
     """What ``grade.py`` installs in a grading kernel; see the module docstring."""
 
-    def __init__(self, shell, tokens, checks, helpers_source, publish):
+    def __init__(self, shell, tokens, checks, helpers_source, publish, reads=()):
         self._shell = shell
+        self._reads = tuple(reads)  # the names the teacher's code looks up while a check runs
         self._tokens = dict(tokens)
         self._checks = {gid: compile(source, f"<check {gid}>", "exec") for gid, source in checks.items()}
         self._helpers = compile(helpers_source, "<labcheck>", "exec")
@@ -157,28 +179,63 @@ class Runtime:
             shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
             raise GradingRefused(f"the notebook replaced what the checks rely on ({when}): {shown}") from None
 
+    def _teachers_view(self) -> dict:
+        """{name: what the teacher's code must find under it}: the value a teacher's cell bound, or _MISSING
+        where the built-in must be found (not a notebook's name that hides it)."""
+        view = {}
+        for name in self._reads:
+            if name in self._protected:
+                view[name] = self._protected[name]
+            elif not name.startswith("__") and hasattr(builtins, name):
+                view[name] = _MISSING
+        return view
+
     def run(self, grade_id) -> None:
         """Run one of the teacher's checks; publish its token only if it ran to the end."""
         if grade_id in self._ran:
             raise GradingRefused(f"{grade_id} ran already")
         self._ran.add(grade_id)
         self._refuse_if_changed("before this check")
-        namespace = dict(self._shell.user_ns)
+        user_ns = self._shell.user_ns
+        view = self._teachers_view()
+        namespace = dict(user_ns)
         namespace.update(self._protected)
+        _put(namespace, {name: value for name, value in view.items() if value is _MISSING})
         helpers = {"__builtins__": builtins, "__name__": "labcheck"}
         exec(self._helpers, helpers)
         namespace.update({k: v for k, v in helpers.items() if not k.startswith("__")})
         namespace["__name__"] = "__main__"
-        exec(self._checks[grade_id], namespace)
-        self._refuse_if_changed("during this check")
+        # The set-up cells' functions read their globals from user_ns when they are called: for as long as the
+        # check runs, the names they read are the teacher's there too; then the learner's bindings come back.
+        theirs = {name: user_ns.get(name, _MISSING) for name in view}
+        _put(user_ns, view)
+        try:
+            exec(self._checks[grade_id], namespace)
+            rebound = [name for name, value in view.items() if user_ns.get(name, _MISSING) is not value]
+            if rebound:
+                shown = ", ".join(rebound[:6]) + (f" and {len(rebound) - 6} more" if len(rebound) > 6 else "")
+                raise GradingRefused(f"the notebook rebound names the checks rely on while this check ran: {shown}")
+            self._refuse_if_changed("during this check")
+        finally:
+            _put(user_ns, theirs)
         self._publish({MIME: {"check": grade_id, "token": self._tokens.pop(grade_id)}}, metadata={})
 
 
-def install(tokens, checks, helpers_source, imports=()) -> None:
+def _put(namespace: dict, values: dict) -> None:
+    """Bind each name to its value in ``namespace``; a name whose value is _MISSING is removed."""
+    for name, value in values.items():
+        if value is _MISSING:
+            namespace.pop(name, None)
+        else:
+            namespace[name] = value
+
+
+def install(tokens, checks, helpers_source, imports=(), reads=()) -> None:
     """Set up the runtime in this kernel and take the fingerprint (grade.py calls this first).
 
     ``imports`` are the modules the teacher's cells import: they are imported
     here, before any learner code, so that their fingerprint is the real one.
+    ``reads`` are the names the teacher's code looks up while a check runs.
     """
     shell = get_ipython()  # noqa: F821 -- this runs inside IPython
     publish = shell.display_pub.publish
@@ -186,7 +243,7 @@ def install(tokens, checks, helpers_source, imports=()) -> None:
     def publish_data(data, metadata):
         publish(data=data, metadata=metadata)
 
-    runtime = Runtime(shell, tokens, checks, helpers_source, publish_data)
+    runtime = Runtime(shell, tokens, checks, helpers_source, publish_data, reads)
     module = types.ModuleType("_minirpc_grading", "The grader's runtime (exercises/gradekernel.py).")
     module.run, module.protect = runtime.run, runtime.protect
     sys.modules["_minirpc_grading"] = module

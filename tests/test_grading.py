@@ -9,15 +9,17 @@ test reads its own result.
 
 from __future__ import annotations
 
-import copy
 import csv
+import dataclasses
+import gc
 import importlib.util
 import io
 import json
-import os
 import shutil
 import sys
+import threading
 import time
+import types
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -36,6 +38,7 @@ def _load(name: str):
 
 
 grade = _load("grade")
+gradekernel = _load("gradekernel")
 LABS = grade.load_labs(EXERCISES)
 LAB1, LAB3, LAB4, LAB6 = "01-first-service", "03-handshake-by-hand", "04-fan-out-fan-in", "06-measure-it"
 LAB_DIRS = {p.parent.name: p.parent for p in EXERCISES.glob("*/solution.ipynb")}
@@ -165,6 +168,8 @@ SUBMISSIONS = {
         "def fan_out(clients, method, args, timeout):\n"
         "    return {n: minirpc.CallTimeout('x') if n == 'slow' else minirpc.ConnectionLost('x') if n == 'dead'\n"
         "            else f'{n}:{args.word}' for n in clients}\n"), keep=("check_merge", "check_first_reply")),
+    "builtin_shadowed": lambda: _shadow_sorted(),
+    "stderr_in_check": lambda: _stderr_in_rename(),
     "lab6_fake_plot": lambda: _replace_answer(_solution(LAB6), "plot", (
         "PERCENTILES = [50, 75, 90, 95, 99, 99.9, 100]\n\ndef slow_calls(samples, threshold_ms):\n"
         "    return sum(1 for s in samples if s > threshold_ms)\n\ndef plot_percentiles(results):\n"
@@ -187,6 +192,26 @@ def _replace_answer(nb, gid, source, keep=()):
         if grade.grade_id(cell) == gid:
             cell.source = source
     nb.metadata["expected_passes"] = list(keep)
+    return nb
+
+
+def _shadow_sorted():
+    """A KV without Delete, and a global ``sorted`` that gives check_registered the signatures it wants."""
+    nb = _solution()
+    cell = _answer_cell(nb, 0)
+    cell.source = ("sorted = lambda items, **k: ['Delete(str) -> None', 'Get(str) -> str', 'Put(PutArgs) -> None']\n\n"
+                   + cell.source[:cell.source.index("    def Delete")].rstrip() + "\n")
+    return nb
+
+
+def _stderr_in_rename():
+    """The solution, but rename (called only by check_calls) reports on stderr what it did."""
+    nb = _solution()
+    cell = next(c for c in nb.cells if grade.grade_id(c) == "client_functions")
+    done = '    client.call("KV.Delete", old)\n'
+    assert cell.source.count(done) == 1
+    cell.source = cell.source.replace(done, done + (
+        '    import sys\n    print(f"renamed {old} to {new}", file=sys.stderr)\n    print("done", file=sys.stderr)\n'))
     return nb
 
 
@@ -308,10 +333,25 @@ def graded(tmp_path_factory):
         else:
             nbformat.write(made, folder / "lab.ipynb")
     started = time.monotonic()
-    results = grade.grade_all(grade.find_notebooks(root), LABS, root, jobs=2, cell_seconds=20, notebook_seconds=90)
+    markers = []  # each grading kernel's marker: its processes, and every process they start, carry it
+    real = grade.Kernel
+
+    class Recorded(real):
+        def __init__(self, *args, **kwargs):
+            try:
+                super().__init__(*args, **kwargs)
+            finally:
+                markers.append(getattr(self, "marker", None))
+
+    grade.Kernel = Recorded
+    try:
+        results = grade.grade_all(grade.find_notebooks(root), LABS, root, jobs=2, cell_seconds=20, notebook_seconds=90)
+    finally:
+        grade.Kernel = real
     by_name = {r.student: r for r in results}
     by_name["_root"] = root
     by_name["_seconds"] = time.monotonic() - started
+    by_name["_markers"] = [m for m in markers if m]
     return by_name
 
 
@@ -327,7 +367,7 @@ def test_the_unsolved_notebook_scores_zero(graded):
 
 
 PARTLY_SOLVED = ("answer_cell_deleted", "sleeps_forever", "ignores_interrupt", "os_exit", "lab1_client_side_cache",
-                 "lab3_buffered_handshake", "lab4_hard_coded", "lab6_fake_plot")
+                 "lab3_buffered_handshake", "lab4_hard_coded", "lab6_fake_plot", "builtin_shadowed", "stderr_in_check")
 CHEATS = [name for name in SUBMISSIONS
           if not name.startswith("silenced-") and name not in ("solved", "stub", "lab_metadata_stripped_solved", "reads_solution", *PARTLY_SOLVED)]
 
@@ -370,6 +410,23 @@ def test_replacing_what_the_checks_rely_on_is_named(graded):
 def test_an_object_equal_to_everything_is_not_the_value(graded):
     why = next(c.why for c in graded["always_equal"].checks if c.grade_id == "check_kv_local")
     assert "expected a str, got a Anything" in why, why
+
+
+def test_a_global_that_hides_a_builtin_does_not_reach_the_checks(graded):
+    # A KV without Delete, whose answer cell binds its own ``sorted``: check_registered sorts the signatures.
+    result = graded["builtin_shadowed"]
+    assert [c.grade_id for c in result.checks if c.passed] == ["check_calls"], [(c.grade_id, c.why) for c in result.checks]
+    why = next(c.why for c in result.checks if c.grade_id == "check_registered")
+    assert "method signatures" in why and "got      ['Get(str) -> str', 'Put(PutArgs) -> None']" in why, why
+
+
+def test_a_check_that_writes_to_stderr_scores_0_as_in_nbgrader(graded):
+    result = graded["stderr_in_check"]
+    assert {c.grade_id: c.passed for c in result.checks} == {
+        "check_kv_local": True, "check_registered": True, "check_calls": False}, [(c.grade_id, c.why) for c in result.checks]
+    why = next(c.why for c in result.checks if c.grade_id == "check_calls")
+    assert why.startswith("the check wrote to stderr: 'renamed ") and "and 1 more line." in why, why
+    assert "scores 0, as nbgrader scores it" in why, why
 
 
 def test_a_removed_check_cell_is_refused_with_the_reason(graded):
@@ -423,13 +480,17 @@ def test_a_kernel_that_ignores_the_interrupt_is_stopped(graded):
 
 
 def test_no_process_outlives_its_grading(graded):
-    marker = b"MINIRPC_GRADING_RUN="
+    # Only this batch's markers: other grading runs on the machine (another test session) are not ours.  A
+    # process that died and was not reaped yet has no environment, so it is not read as a survivor.
+    markers = {f"MINIRPC_GRADING_RUN={m}".encode() for m in graded["_markers"]}
+    ran = [r for k, r in graded.items() if not k.startswith("_") and not r.status.startswith(("refused", "not graded"))]
+    assert len(markers) == len(ran), "each notebook that ran had a kernel, with a marker of its own"
     survivors = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if any(v.startswith(marker) for v in (entry / "environ").read_bytes().split(b"\0")):
-                    survivors.append(entry.name)
+                if markers & set((entry / "environ").read_bytes().split(b"\0")):
+                    survivors.append((entry.name, (entry / "cmdline").read_bytes().replace(b"\0", b" ")[:120]))
             except OSError:
                 pass
     assert survivors == []
@@ -463,6 +524,118 @@ def test_reading_the_solution_from_disk_is_a_known_limit_and_flagged(graded):
     # A kernel runs as the grader's user, so it can read the teacher's files: the README says so.
     result = graded["reads_solution"]
     assert any("solution.ipynb" in f.why or f.why.startswith("exec") for f in result.flags), result.flags
+
+
+# -- the grader's runtime and parsing, on their own ------------------------------------------------------------
+
+class _Shell:
+    """What the runtime uses of IPython's shell: the notebook's namespace."""
+
+    def __init__(self):
+        self.user_ns = {"__name__": "__main__"}
+
+
+def _runtime(check_source, reads):
+    """A runtime for one check ("c"), with the teacher's cell below run and protected; (user_ns, runtime, tokens)."""
+    shell, published = _Shell(), []
+    runtime = gradekernel.Runtime(shell, {"c": "token-c"}, {"c": check_source}, "",
+                                  lambda data, metadata: published.append(data), reads)
+    exec(TEACHER_CELL, shell.user_ns)
+    runtime.protect(["LIMIT", "within", "top"])
+    return shell.user_ns, runtime, published
+
+
+TEACHER_CELL = "LIMIT = 3\n\ndef within(n):\n    return n <= LIMIT\n\ndef top(xs):\n    return sorted(xs)[-1]\n"
+READS = ["LIMIT", "sorted", "seen", "within", "top"]  # what grade.load_labs finds the teacher's code reads
+TOKEN = [{gradekernel.MIME: {"check": "c", "token": "token-c"}}]
+
+
+def test_while_a_check_runs_the_set_up_functions_read_the_teachers_names_and_builtins():
+    user_ns, runtime, published = _runtime("seen.append((within(50), top([3, 1])))", READS)
+    seen = []
+    user_ns.update(LIMIT=100, sorted=lambda xs: [0], seen=seen)  # the learner's rebinding; a global hiding a built-in
+    runtime.run("c")
+    assert seen == [(False, 3)] and published == TOKEN
+
+
+def test_after_a_check_the_learners_bindings_and_their_absence_are_back():
+    user_ns, runtime, published = _runtime("seen.append(within(3))", READS)
+    mine = lambda xs: [0]  # noqa: E731
+    del user_ns["LIMIT"]
+    user_ns.update(sorted=mine, seen=[])
+    runtime.run("c")
+    assert "LIMIT" not in user_ns and user_ns["sorted"] is mine and user_ns["seen"] == [True]
+
+
+def test_rebinding_a_teachers_name_while_a_check_runs_is_refused():
+    user_ns, runtime, published = _runtime("sneak()\nwithin(50)", READS)
+    exec("def sneak():\n    globals()['LIMIT'] = 100\n", user_ns)  # a learner's function the check calls
+    with pytest.raises(gradekernel.GradingRefused, match="rebound names the checks rely on while this check ran: LIMIT"):
+        runtime.run("c")
+    assert published == [] and user_ns["LIMIT"] == 3
+
+
+def test_a_bound_method_made_anew_is_the_same_routine_and_another_is_a_change():
+    class Shell:
+        def excepthook(self, *args):
+            pass
+
+    shell, module = Shell(), types.ModuleType("hooks")
+    module.excepthook = shell.excepthook
+    fingerprint = gradekernel.Fingerprint()
+    fingerprint.add_module(module)
+    module.excepthook = shell.excepthook  # what IPython does with sys.excepthook for every request
+    assert fingerprint.changes() == []
+    module.excepthook = lambda *args: None
+    assert fingerprint.changes() == ["hooks.excepthook"]
+
+
+def test_the_grader_parses_learner_code_from_many_threads_at_once():
+    # CPython 3.11's ast.parse shares one recursion counter among threads (see grade._PARSING).  Python code run
+    # by the garbage collector in the middle of a parse (here a gc callback; in a grading process, finalizers)
+    # lets another thread start its parse: without the grader's lock, "AST constructor recursion depth mismatch".
+    source = "\n\n".join(c.source for c in _solution("08-build-the-dispatcher").cells if grade.is_answer(c))
+    errors = []
+
+    def flag_often():
+        for _ in range(25):
+            try:
+                grade.flag_code(source, "cell")
+            except Exception as e:  # noqa: BLE001 -- any error is the failure
+                errors.append(e)
+                return
+
+    def collecting(phase, info):
+        pass
+
+    gc.callbacks.append(collecting)
+    try:
+        threads = [threading.Thread(target=flag_often) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        gc.callbacks.remove(collecting)
+    assert errors == []
+
+
+def test_a_set_up_cell_that_imports_sys_does_not_refuse_the_checks(tmp_path):
+    # IPython sets sys.excepthook anew for every request, and sys.last_type when it shows an exception.
+    nb = _solution()
+    setup = next(c for c in nb.cells if grade.grade_id(c) == "setup")
+    setup.source = "import sys\n" + setup.source
+    (tmp_path / "labs" / LAB1).mkdir(parents=True)
+    nbformat.write(nb, tmp_path / "labs" / LAB1 / "solution.ipynb")
+    labs = grade.load_labs(tmp_path / "labs")
+    assert "sys" in labs[LAB1].binds[setup.source]
+    kv = _answer_cell(nb, 0)  # and one check fails first, with an exception IPython shows
+    kv.source = kv.source.replace("            del self.data[key]", "            raise NotImplementedError(\"not implemented yet\")")
+    (tmp_path / "ada").mkdir()
+    nbformat.write(nb, tmp_path / "ada" / "lab.ipynb")
+    result = grade.grade(tmp_path / "ada" / "lab.ipynb", labs, tmp_path, cell_seconds=30)
+    assert {c.grade_id: c.passed for c in result.checks} == {
+        "check_kv_local": False, "check_registered": True, "check_calls": True}, [(c.grade_id, c.why) for c in result.checks]
 
 
 # -- the teacher's outputs --------------------------------------------------------------------------------------
@@ -528,9 +701,15 @@ def test_a_check_that_waits_forever_fails_at_its_time_limit_and_says_where(tmp_p
                 'while not (answer.endswith(b"\\n\\n") or answer.endswith(b"\\r\\n\\r\\n")):',
                 'while not answer.endswith(b"\\r\\n\\r\\n"):').replace("timeout=5", "timeout=None")
     nbformat.write(nb, tmp_path / "lab.ipynb")
+    # check_tunnel's checks give up after 10 s each, under the cell's limit (15 s): the first one's limit runs
+    # out first, and says where.  check_raw_calls waits outside its checks: its cell's limit stops it (5 s, the
+    # lab's own limit for that cell here, to keep this test short).
+    lab = dataclasses.replace(LABS[LAB3], checks=[dataclasses.replace(c, seconds=5) if c.grade_id == "check_raw_calls"
+                                                  else c for c in LABS[LAB3].checks])
     started = time.monotonic()
-    result = grade.grade(tmp_path / "lab.ipynb", LABS, tmp_path, cell_seconds=60)
+    result = grade.grade(tmp_path / "lab.ipynb", {**LABS, LAB3: lab}, tmp_path, cell_seconds=15)
     why = {c.grade_id: c.why for c in result.checks}
-    assert "no result after 10 s (your code was still waiting in open_tunnel, line" in why["check_tunnel"], why
+    assert "no result after 10 s (your code was still waiting in open_tunnel, line" in why["check_tunnel"], (
+        why, [(c.grade_id, c.seconds) for c in result.checks])
     assert result.points == 0 and time.monotonic() - started < 150
-    assert result.status in ("ok", "timeout in check_raw_calls (60 s)"), result.status  # a cell of many such checks
+    assert result.status == "timeout in check_raw_calls (5 s)", result.status  # a cell of many such checks

@@ -222,6 +222,42 @@ _SHUTDOWN = '''        try:
             pass  # closed already
 '''
 
+# A client that starts a thread per call (each waits for its call's Future): check_replies wants one reader thread.
+_RETURN = "        return future\n        ### END SOLUTION"
+_THREAD_PER_CALL = ('        threading.Thread(target=futures.wait, args=([future],), name=f"waiter-{seq}", daemon=True).start()\n'
+                    + _RETURN)
+# ... and the learner's own ``threading``, whose enumerate() hides those threads from the checks' new_threads().
+_THREADS_HIDDEN = (
+    "import threading as _threading\nimport types\n"
+    "threading = types.SimpleNamespace(**{k: getattr(_threading, k) for k in dir(_threading) if not k.startswith('__')})\n"
+    "threading.enumerate = lambda: [t for t in _threading.enumerate() if not t.name.startswith('waiter-')]\n\n")
+
+
+def _threads_hidden():
+    nb = _edit(LAB8, "client", (_RETURN, _THREAD_PER_CALL), keep=["check_pending", "check_broken"])
+    _cell(nb, "client").source = _THREADS_HIDDEN + _cell(nb, "client").source
+    return nb
+
+
+def _own_peer():
+    """The solution, and a learner's cell of their own (after the set-up) that defines a class named Peer; a last
+    cell reads it again, after every check."""
+    nb = _notebook(LAB8, "solution")
+    nb.cells.insert(nb.cells.index(_cell(nb, "setup")) + 1, nbformat.v4.new_code_cell(
+        'class Peer:\n    """my own Peer, to try things"""\n'))
+    nb.cells.append(nbformat.v4.new_code_cell("print(Peer.__doc__)"))
+    return nb
+
+
+def _switch_interval_patched():
+    """The unlocked table, and sys.setswitchinterval made to do nothing: the hidden check of eight threads at once
+    switches threads as often as it can, to show a race."""
+    nb = _edit(LAB8, "pending", (UNLOCKED_ADD, UNLOCKED_ADD_WRONG))
+    del nb.metadata["expected_passes"]
+    _cell(nb, "pending").source = "import sys\nsys.setswitchinterval = lambda interval: None\n\n" + _cell(nb, "pending").source
+    return nb
+
+
 SUBMISSIONS = {
     # (lab, notebook); a notebook with metadata.expected_passes is a wrong solution, graded check by check
     "lab2-solved": (LAB2, lambda: _notebook(LAB2, "solution")),
@@ -269,6 +305,9 @@ SUBMISSIONS = {
     "lab8-no_fail_all": (LAB8, lambda: _edit(LAB8, "client", (_FAIL, "            pass  # the reader just stops"),
                                                keep=["check_pending", "check_replies"])),
     "lab8-close_without_shutdown": (LAB8, lambda: _edit(LAB8, "client", (_SHUTDOWN, ""), keep=["check_pending"])),
+    "lab8-threads_hidden": (LAB8, _threads_hidden),
+    "lab8-switch_interval_patched": (LAB8, _switch_interval_patched),
+    "lab8-own_peer": (LAB8, _own_peer),
 }
 
 
@@ -301,8 +340,9 @@ def test_the_student_copy_scores_zero_for_its_stubs(graded, lab):
     assert all(c.why.startswith("NotImplementedError") for c in result.checks), _summary(result)
 
 
+HONEST = ["lab8-own_peer"]
 TRICKS = [name for name, (lab, make) in SUBMISSIONS.items()
-          if not name.endswith(("-solved", "-stub")) and "expected_passes" not in make().metadata]
+          if not name.endswith(("-solved", "-stub")) and name not in HONEST and "expected_passes" not in make().metadata]
 
 
 @pytest.mark.parametrize("name", TRICKS)
@@ -322,8 +362,18 @@ def test_a_wrong_solution_fails_the_check_of_its_skill(graded, name):
     assert [c.grade_id for c in result.checks if c.passed] == expected, _summary(result)
 
 
+def test_a_learners_own_name_for_a_set_up_name_does_not_reach_the_set_up_functions(graded):
+    # connected() makes the checks' Peer: it finds Peer in the notebook's namespace, where the learner's class is.
+    result = graded["lab8-own_peer"]
+    assert result.status == "ok" and result.points == LABS[LAB8].max_points, _summary(result)
+    last = result.graded.cells[-1]
+    assert [o.get("text") for o in last.outputs] == ["my own Peer, to try things\n"], "after the checks, Peer is theirs again"
+
+
 def test_patching_what_the_checks_rely_on_is_named(graded):
     assert any("minirpc.errors.ProtocolError" in c.why for c in graded["lab2-errors_patched"].checks), \
         _summary(graded["lab2-errors_patched"])
     assert any("Future.exception" in c.why for c in graded["lab8-futures_patched"].checks), \
         _summary(graded["lab8-futures_patched"])
+    assert any("sys.setswitchinterval" in c.why for c in graded["lab8-switch_interval_patched"].checks), \
+        _summary(graded["lab8-switch_interval_patched"])

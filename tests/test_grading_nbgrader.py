@@ -4,8 +4,8 @@ A teacher may grade with nbgrader instead of exercises/grade.py.  For every
 lab this builds an nbgrader course (the lab's solution.ipynb as the source,
 exercises/nbgrader_config.py as the configuration), releases it, and
 autogrades two submissions: the solution (full marks) and the released copy
-untouched (zero).  grade.py then grades the same two files: the scores must
-agree.  The released copy must be the student copy make_student.py writes:
+untouched (zero), and a few more made for one rule (``EXTRA``).  grade.py
+then grades the same files: the scores must agree.  The released copy must be the student copy make_student.py writes:
 the same cells, hints kept, check and helper cells locked.
 
 nbgrader is in the ``test`` extra; it runs in a subprocess with the venv's
@@ -48,7 +48,7 @@ _SCRIPT = textwrap.dedent('''
     import json, os, shutil, sys
     from nbgrader.apps import NbGrader, NbGraderAPI
     from nbgrader.api import Gradebook
-    root, labs = sys.argv[1], sys.argv[2:]
+    root, extra, labs = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]
     os.chdir(root)
     app = NbGrader()
     app.initialize([])  # reads nbgrader_config.py from the course folder, as the command line does
@@ -62,16 +62,30 @@ _SCRIPT = textwrap.dedent('''
             target = os.path.join(root, "submitted", student, lab)
             os.makedirs(target, exist_ok=True)
             shutil.copy(os.path.join(root, folder, lab, "lab.ipynb"), os.path.join(target, "lab.ipynb"))
+        for student in ["solved", "released", *extra.get(lab, [])]:  # extra ones are in submitted/ already
             graded = api.autograde(lab, student, force=True, create=True)
             if not graded["success"]:
                 raise SystemExit(f"autograde {lab} {student}: {graded['error']}\\n{graded['log']}")
     with Gradebook("sqlite:///" + os.path.join(root, "gradebook.db")) as gradebook:
         for lab in labs:
-            for student in ("solved", "released"):
+            for student in ["solved", "released", *extra.get(lab, [])]:
                 notebook = gradebook.find_submission_notebook("lab", lab, student)
                 report[f"{lab}/{student}"] = {g.name: g.auto_score for g in notebook.grades if g.auto_score is not None}
     print(json.dumps(report))
 ''')
+
+
+def _stderr_in_rename(nb):
+    """Lab 1 solved, but rename (which only check_calls calls) also writes a line to stderr."""
+    cell = next(c for c in nb.cells if grade.grade_id(c) == "client_functions")
+    done = '    client.call("KV.Delete", old)\n'
+    assert cell.source.count(done) == 1
+    cell.source = cell.source.replace(done, done + '    import sys\n    print(f"renamed {old}", file=sys.stderr)\n')
+    return nb
+
+
+LAB1 = "01-first-service"
+EXTRA = {(LAB1, "stderr"): _stderr_in_rename}  # (lab, student): the lab's solution, changed
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +96,17 @@ def course(tmp_path_factory):
     for name in GRADABLE:
         (root / "source" / name).mkdir(parents=True)
         shutil.copy(LAB_DIRS[name] / "solution.ipynb", root / "source" / name / "lab.ipynb")
+    extra = {}
+    for (lab, student), change in EXTRA.items():
+        (root / "submitted" / student / lab).mkdir(parents=True)
+        nbformat.write(change(nbformat.read(LAB_DIRS[lab] / "solution.ipynb", as_version=4)),
+                       root / "submitted" / student / lab / "lab.ipynb")
+        extra.setdefault(lab, []).append(student)
     config = (EXERCISES / "nbgrader_config.py").read_text()
     (root / "nbgrader_config.py").write_text(config + f"\nc.CourseDirectory.root = {str(root)!r}\n")
     env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    done = subprocess.run([sys.executable, "-c", _SCRIPT, str(root), *GRADABLE], cwd=root, env=env,
+    done = subprocess.run([sys.executable, "-c", _SCRIPT, str(root), json.dumps(extra), *GRADABLE], cwd=root, env=env,
                           capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return root, json.loads(done.stdout.strip().splitlines()[-1])
@@ -126,6 +146,15 @@ def test_grade_py_and_nbgrader_agree_on_the_same_files(course, lab):
         result = grade.grade(root / "submitted" / student / lab / "lab.ipynb", LABS, root)
         assert {c.grade_id: (c.points if c.passed else 0.0) for c in result.checks} == _auto(scores, lab, student), (
             student, [(c.grade_id, c.why) for c in result.checks])
+
+
+def test_a_check_that_writes_to_stderr_scores_0_in_nbgrader_and_in_grade_py(course):
+    root, scores = course
+    expected = {**_code_checks(LAB1), "check_calls": 0.0}
+    assert _auto(scores, LAB1, "stderr") == expected, "nbgrader: output on stderr scores the check cell 0"
+    result = grade.grade(root / "submitted" / "stderr" / LAB1 / "lab.ipynb", LABS, root)
+    assert {c.grade_id: (c.points if c.passed else 0.0) for c in result.checks} == expected, [
+        (c.grade_id, c.why) for c in result.checks]
 
 
 def _cells(nb):
