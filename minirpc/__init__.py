@@ -78,7 +78,9 @@ Python <-> wire types in ``minirpc.values``; what a wire format is in
 four-method codec seam in ``minirpc.codec``; the two roles in
 ``minirpc.server`` (with ``minirpc.workers``, the threads, and
 ``minirpc.connection``, one served connection) and ``minirpc.client``; the
-tunnel in ``minirpc.http``.  Read them in that order: each is short.  A wire
+tunnel in ``minirpc.http``.  Read them in that order: each is short.  Then
+``minirpc.aio``: the same formats on asyncio, an async client and a
+``Server``'s services on an event loop, in one file.  A wire
 format of your own is a ``WireFormat`` (see ``minirpc.format``): pass it as
 ``codec=`` to ``Server.start`` and ``dial``.
 '''
