@@ -96,8 +96,10 @@ def suitable_methods(receiver: Any) -> tuple[dict[str, Method], list[tuple[str, 
 
 def _why_unsuitable(function: Callable) -> str | tuple[Any, Any]:
     """Return (arg_type, reply_type) for a suitable method, else the broken rule."""
-    if inspect.iscoroutinefunction(function) or inspect.isgeneratorfunction(function):
-        return "must be a plain method, not async or a generator"
+    if inspect.iscoroutinefunction(function):  # (minirpc.aio serves one marked @minirpc.aio.async_method)
+        return "must be a plain method, not async (for minirpc.aio, mark it @minirpc.aio.async_method)"
+    if inspect.isgeneratorfunction(function):
+        return "must be a plain method, not a generator"
     params = list(inspect.signature(function).parameters.values())[1:]  # drop self
     if len(params) != 1 or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
         return f"takes {len(params)} arguments after self; needs exactly one"

@@ -237,10 +237,11 @@ class WorkerPool:
         self._waking = False  # a wake-up is on its way to some worker (at most one at a time)
         self._timers: list = []  # a heap of (when, n, Timer): pollers wake for the first
         self._timer_ids = itertools.count()
-        self._lock = threading.Lock()  # protects _threads, _stopping and _handlers changes
+        self._lock = threading.Lock()  # protects _threads, _running, _stopping, _signalled and _handlers changes
         self._threads: list[threading.Thread] = []
         self._running = 0  # threads in _work
         self._stopping = False
+        self._signalled = False  # stop() has written to the poller's stop pipe: the poller may close
         self._ticks: list[Callable[[], None]] = []
         self._tick_lock = threading.Lock()  # held by the worker running the ticks
         self._next_tick = 0.0
@@ -330,8 +331,8 @@ class WorkerPool:
         finally:
             with self._lock:
                 self._running -= 1
-                last = self._stopping and self._running == 0
-            if last:  # the last worker out closes the poller
+                last = self._signalled and self._running == 0
+            if last:  # the last worker out closes the poller (if stop() is done with it)
                 self._poller.close()
 
     def _serve(self) -> None:
@@ -419,12 +420,15 @@ class WorkerPool:
         with self._cond:
             self._cond.notify_all()
         self._poller.stop()  # wakes every worker, whatever it is waiting on
+        with self._lock:
+            self._signalled = True
+            last = self._running == 0
+        if last:  # every worker is out already (or none ever started): nobody else will close it
+            self._poller.close()
         current, deadline = threading.current_thread(), None if timeout is None else time.monotonic() + timeout
         for thread in threads:
             if thread is not current:
                 thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        if not threads:
-            self._poller.close()  # (else the last worker out closes it)
 
     @property
     def stopped(self) -> bool:

@@ -87,3 +87,20 @@ def test_stop_waits_for_the_workers_and_they_are_gone():
     pool.submit(lambda: None)
     pool.stop(DEADLINE)
     assert not [t for t in threading.enumerate() if t.name.startswith("stopping-worker")]
+
+
+def test_stop_closes_the_poller_once_and_after_waking_every_worker(monkeypatch):
+    # The last worker out used to close the poller (its stop pipe too) while stop() was
+    # still about to write to that pipe: "Bad file descriptor", or a byte in a reused fd.
+    for _ in range(200):
+        pool = WorkerPool(4, "racing-worker")
+        pool.submit(lambda: None)
+        closes, writes = [], []
+        close, stop = pool._poller.close, pool._poller.stop
+        monkeypatch.setattr(pool._poller, "close", lambda: (closes.append(list(writes)), close()))
+        monkeypatch.setattr(pool._poller, "stop", lambda: (stop(), writes.append("stop")))
+        pool.stop(DEADLINE)
+        deadline = time.monotonic() + DEADLINE
+        while not closes and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert closes == [["stop"]]  # closed exactly once, after the stop was written
