@@ -15,7 +15,8 @@ messages into bytes for someone else to write::
     args = fmt.decode_body(message, Args)  # -> Args(A=7, B=8)
     fmt.encode(Response("Arith.Multiply", 1), 56)   # -> b'{"id":0,"result":56,"error":null}\\n'
 
-The contract every format keeps (``minirpc.stream`` is the one caller):
+The contract every format keeps (its callers: ``minirpc.stream`` under the
+threaded server and client, ``minirpc.aio`` under asyncio):
 
 ``receive_data(data)``
     Append bytes read from the peer; ``b""`` means the peer closed.
@@ -28,6 +29,8 @@ The contract every format keeps (``minirpc.stream`` is the one caller):
 ``decode_body(message, type)``
     The message's body decoded into ``type`` (``None``: plain values).  Raises
     ``BodyError`` when the body does not fit: the stream is still in step.
+    Calling it is optional (a reply nobody waits for is dropped undecoded):
+    ``next_message`` has already taken the whole message off the stream.
 ``encode(header, body, body_type=None) -> bytes``
     The bytes of one whole message.  Raises (``TypeError``, ``ValueError``,
     ``GobError``) for a body it cannot encode, and then leaves its state as if
