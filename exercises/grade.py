@@ -499,9 +499,25 @@ class Kernel:
     """One grading kernel: start, run cells with a time limit each, stop everything it started."""
 
     def __init__(self, cwd: Path, cpu_seconds: int):
+        # The kernel's channels are Unix sockets in a folder of the grader's own: TCP ports would be picked by
+        # binding and releasing them, and kernels started at once (--jobs, or a teacher's JupyterLab) can pick
+        # the same one, which kills the kernel before it replies to kernel_info.  A start that still fails is
+        # tried once more: no learner code has run yet, so it is never the learner's doing.
+        for attempt in (1, 2):
+            try:
+                self._start(cwd, cpu_seconds)
+                return
+            except Exception as e:
+                if attempt == 2:
+                    raise
+                print(f"grade.py: a kernel did not start ({type(e).__name__}: {e}); starting another",
+                      file=sys.stderr)
+
+    def _start(self, cwd: Path, cpu_seconds: int) -> None:
         from jupyter_client.manager import KernelManager
         self.marker = secrets.token_hex(8)
-        self.km = KernelManager(kernel_name="python3")
+        self.sockets = tempfile.mkdtemp(prefix="minirpc-kernel-")
+        self.km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(self.sockets, "kernel"))
         self.km.start_kernel(cwd=str(cwd), env=kernel_env(self.marker), preexec_fn=_limits(cpu_seconds),
                              stderr=subprocess.DEVNULL)
         self.kc = self.km.client()
@@ -591,6 +607,7 @@ class Kernel:
         deadline = time.monotonic() + 5
         while _kill_marked(self.marker) and time.monotonic() < deadline:
             time.sleep(0.02)
+        shutil.rmtree(self.sockets, ignore_errors=True)
 
 
 def _cell_name(cell, index: int) -> str:

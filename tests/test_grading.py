@@ -166,8 +166,16 @@ SUBMISSIONS = {
         keep=("check_raw_calls",)),
     "lab4_hard_coded": lambda: _replace_answer(_solution(LAB4), "fan_out", (
         "def fan_out(clients, method, args, timeout):\n"
-        "    return {n: minirpc.CallTimeout('x') if n == 'slow' else minirpc.ConnectionLost('x') if n == 'dead'\n"
-        "            else f'{n}:{args.word}' for n in clients}\n"), keep=("check_merge", "check_first_reply")),
+        "    return {n: minirpc.CallTimeout('x') if n.startswith('slow') else minirpc.ConnectionLost('x')\n"
+        "            if n.startswith(('dead', 'down')) else f'{n}:{args.word}' for n in clients}\n"),
+        keep=("check_merge", "check_first_reply")),
+    "lab4_first_client_wins": lambda: _replace_answer(_solution(LAB4), "first_reply", (
+        "def first_reply(clients, method, args, timeout):\n"
+        "    if not clients or all(getattr(c, 'closed', False) for c in clients.values()):\n"
+        "        raise RuntimeError('no replica answered')\n"
+        "    name = next(iter(clients))  # the healthy one used to be started first\n"
+        "    return name, clients[name].call(method, args, timeout=timeout)\n"),
+        keep=("check_fan_out", "check_merge")),
     "builtin_shadowed": lambda: _shadow_sorted(),
     "stderr_in_check": lambda: _stderr_in_rename(),
     "lab6_fake_plot": lambda: _replace_answer(_solution(LAB6), "plot", (
@@ -366,8 +374,9 @@ def test_the_unsolved_notebook_scores_zero(graded):
     assert graded["stub"].points == 0 and graded["stub"].max_points == FULL
 
 
-PARTLY_SOLVED = ("answer_cell_deleted", "sleeps_forever", "ignores_interrupt", "os_exit", "lab1_client_side_cache",
-                 "lab3_buffered_handshake", "lab4_hard_coded", "lab6_fake_plot", "builtin_shadowed", "stderr_in_check")
+WRONG = ["lab1_client_side_cache", "lab3_buffered_handshake", "lab4_hard_coded", "lab4_first_client_wins", "lab6_fake_plot"]
+PARTLY_SOLVED = ("answer_cell_deleted", "sleeps_forever", "ignores_interrupt", "os_exit", *WRONG, "builtin_shadowed",
+                 "stderr_in_check")
 CHEATS = [name for name in SUBMISSIONS
           if not name.startswith("silenced-") and name not in ("solved", "stub", "lab_metadata_stripped_solved", "reads_solution", *PARTLY_SOLVED)]
 
@@ -378,9 +387,6 @@ def test_a_trick_earns_nothing(graded, name):
     assert result.points == 0, [(c.grade_id, c.passed, c.why) for c in result.checks]
     if not result.status.startswith("refused"):
         assert result.max_points == FULL, "the points come from the teacher's copy"
-
-
-WRONG = ["lab1_client_side_cache", "lab3_buffered_handshake", "lab4_hard_coded", "lab6_fake_plot"]
 
 
 @pytest.mark.parametrize("name", WRONG)
