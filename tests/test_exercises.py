@@ -15,33 +15,18 @@ pyproject's addopts.  These tests cover the rest of the promise:
 from __future__ import annotations
 
 import copy
-import importlib.util
-import io
 import os
 import re
-import shutil
-import sys
-from contextlib import redirect_stdout
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
+from labscripts import EXERCISES, load
 
-EXERCISES = Path(__file__).resolve().parent.parent / "exercises"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"exercises_{name}", EXERCISES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-make_student = _load("make_student")
-grade = _load("grade")
-labcheck = _load("labcheck")
+make_student = load("make_student")
+grade = load("grade")
+labcheck = load("labcheck")
 LABS = make_student.labs(EXERCISES)
 LAB_MATERIAL = grade.load_labs(EXERCISES)
 LAB_IDS = [lab.name for lab in LABS]

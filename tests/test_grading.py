@@ -12,11 +12,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gc
-import importlib.util
 import io
 import json
 import shutil
-import sys
 import threading
 import time
 import types
@@ -25,20 +23,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from labscripts import EXERCISES, load
 
-EXERCISES = Path(__file__).resolve().parent.parent / "exercises"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"exercises_{name}", EXERCISES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-grade = _load("grade")
-gradekernel = _load("gradekernel")
+grade = load("grade")
+gradekernel = load("gradekernel")
 LABS = grade.load_labs(EXERCISES)
 LAB1, LAB3, LAB4, LAB6 = "01-first-service", "03-handshake-by-hand", "04-fan-out-fan-in", "06-measure-it"
 LAB_DIRS = {p.parent.name: p.parent for p in EXERCISES.glob("*/solution.ipynb")}

@@ -10,26 +10,15 @@ graded in one batch, two at a time.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import nbformat
 import pytest
+from labscripts import EXERCISES, load
 
-EXERCISES = Path(__file__).resolve().parent.parent / "exercises"
 LAB2, LAB8 = "02-write-a-codec", "08-build-the-dispatcher"
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"exercises_{name}", EXERCISES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-grade = _load("grade")
+grade = load("grade")
 LABS = grade.load_labs(EXERCISES)
 
 

@@ -14,7 +14,6 @@ bin on PATH (it calls ``alembic``).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -25,21 +24,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from labscripts import EXERCISES, load
 
-EXERCISES = Path(__file__).resolve().parent.parent / "exercises"
 ROOT = EXERCISES.parent
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"exercises_{name}", EXERCISES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-grade = _load("grade")
-make_student = _load("make_student")
+grade = load("grade")
+make_student = load("make_student")
 LABS = grade.load_labs(EXERCISES)
 LAB_DIRS = {lab.name: lab for lab in make_student.labs(EXERCISES)}
 GRADABLE = [name for name, lab in LABS.items() if all(shutil.which(t) for t in lab.requires)]
