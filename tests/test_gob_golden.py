@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from minirpc import codec, gob
+from minirpc import gob
 from minirpc.format import Request, Response
 from minirpc.gob import rpc as gobrpc
 from minirpc.gob import Uint

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import pytest
 
 from minirpc import codec, gob
-from minirpc.gob import rpc as gobrpc
 from minirpc.errors import BodyError
 from minirpc.format import Request, Response
 from minirpc.gob import GobError

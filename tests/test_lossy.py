@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import pytest
 
 from minirpc import lossy
-from minirpc import net as mnet
 from minirpc import server as mserver
 from minirpc.errors import CallTimeout
 

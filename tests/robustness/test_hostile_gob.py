@@ -10,7 +10,6 @@ bystander being starved.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import socket
 import threading
@@ -31,9 +30,8 @@ from .support import (
 from minirpc import codec as mcodec
 from minirpc import gob
 from minirpc.errors import ProtocolError
-from minirpc.format import Request, Response
+from minirpc.format import Request
 from minirpc.gob import encoder as gob_encoder
-from minirpc.gob import rpc as gobrpc
 
 MEMORY_LIMIT = 24 * 2**20
 

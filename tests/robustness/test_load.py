@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-from minirpc import net as mnet
 
 from .support import DEADLINE, Args, close_with_deadline, start_target, stop_target, threads_back_to
 
