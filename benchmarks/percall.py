@@ -4,6 +4,7 @@
     python benchmarks/percall.py cpu       # CPU µs per call, client and server in one thread
     python benchmarks/percall.py latency   # pinned p50 of minirpc json/gob tcp, interleaved runs
     python benchmarks/percall.py loop --codec gob --n 2000   # just run calls (for valgrind)
+    python benchmarks/percall.py inflight  # the client alone: CPU per call with 64 in flight, Go's server
 
 ``cpu`` runs a whole call -- ``Client._send``, the server's ``serve_request``
 (read, run, reply), ``Client._read_until`` -- on one thread over a socketpair, so no
@@ -14,6 +15,12 @@ server's share separately.  ``--profile`` prints a cProfile of the gob loop.
 ``latency`` measures what bench.py's rows "minirpc json tcp" and "minirpc gob
 tcp" measure (pinned mode), alternating the two codecs ``--rounds`` times so
 that a noisy neighbour hurts both alike, and prints the median p50 and ratio.
+
+``inflight`` isolates the client's share of pipelining (target (f) of bench.py):
+minirpc's client keeps 64 calls in flight against Go's own server (built from
+``benchmarks/go``; needs Go), and ``getrusage`` gives the client process's CPU
+per call, its kernel part and its context switches per call, for each codec,
+pinned (client and server on one CPU) and unpinned.
 
 On a shared VM even ``cpu`` moves by ±30 %.  Instruction counts do not:
 ``loop`` runs the ``cpu`` loop ``--n`` times and nothing else, so
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import statistics
 import sys
@@ -130,9 +138,42 @@ def latency(n: int, rounds: int) -> None:
           f"per-run ratios {' '.join(f'{r:.2f}' for r in ratios)}")
 
 
+def inflight(n: int, rounds: int) -> None:
+    gobench, note = bench.build_go()
+    if gobench is None:
+        raise SystemExit(f"inflight needs Go: {note}")
+    print(f"minirpc's client, {bench.INFLIGHT} in flight against Go's server: CPU µs per call "
+          f"(median of {rounds} runs of {n} calls)")
+    all_cpus = os.sched_getaffinity(0)
+    for mode, cpus in (("pinned", {min(all_cpus)}), ("unpinned", all_cpus)):
+        os.sched_setaffinity(0, cpus)  # the Go server started below inherits it
+        for codec in ("json", "gob"):
+            server = bench.Subprocess([gobench, "server", "-codec", codec])
+            runs = []
+            try:
+                with mclient.dial("tcp", server.address, codec=codec) as client:
+                    def go(i):
+                        return client.go("Arith.Add", Args(i, 1), reply_type=int)
+
+                    bench.inflight_rate(go, n // 10)  # warm up
+                    for _ in range(rounds):
+                        before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+                        bench.inflight_rate(go, n)
+                        after, took = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - start
+                        runs.append((n / took, (after.ru_utime - before.ru_utime) / n * 1e6,
+                                     (after.ru_stime - before.ru_stime) / n * 1e6,
+                                     (after.ru_nvcsw - before.ru_nvcsw + after.ru_nivcsw - before.ru_nivcsw) / n))
+            finally:
+                server.stop()
+            rate, user, kernel, switches = (statistics.median(r[k] for r in runs) for k in range(4))
+            print(f"  {mode:8} {codec:4} {rate:8.0f} calls/s   CPU {user + kernel:5.1f} µs "
+                  f"(user {user:4.1f}, kernel {kernel:4.1f})   context switches {switches:.2f} per call")
+    os.sched_setaffinity(0, all_cpus)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["cpu", "latency", "loop"])
+    parser.add_argument("what", choices=["cpu", "latency", "loop", "inflight"])
     parser.add_argument("--codec", default="gob", help="loop: which codec")
     parser.add_argument("--n", type=int, default=3000, help="calls per run")
     parser.add_argument("--rounds", type=int, default=7, help="runs per codec (the median is shown)")
@@ -146,6 +187,8 @@ def main() -> None:
         call = one_thread_loop(args.codec)
         for _ in range(args.n):
             call()
+    elif args.what == "inflight":
+        inflight(args.n * 5, args.rounds)
     else:
         latency(args.n, args.rounds)
 
