@@ -45,3 +45,14 @@ def go_build(source_dir: str | os.PathLike) -> Path:
         subprocess.run([go, "build", "-o", str(out), "."], cwd=key, env=env, check=True, capture_output=True, text=True)
         _BUILT[key] = out
     return _BUILT[key]
+
+
+def stop_by_closing_stdin(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Stop one of our Go programs: they exit when their standard input closes (killed if not in time)."""
+    process.stdin.close()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    process.stdout.close()

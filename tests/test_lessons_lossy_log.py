@@ -7,8 +7,6 @@ twice when *duplicated*) or *lost* (its link was cut while it was in the air).
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass
 
 import pytest
 
@@ -16,26 +14,7 @@ from minirpc import lossy
 from minirpc import server as mserver
 from minirpc.errors import CallTimeout
 
-SHORT = 0.25  # a timeout for calls we expect to be lost
-LONG = 10.0  # a timeout for calls we expect to succeed (a hang guard only)
-
-
-@dataclass
-class Args:
-    A: int = 0
-    B: int = 0
-
-
-class Arith:
-    def Add(self, args: Args) -> int:
-        return args.A + args.B
-
-
-def wait_until(predicate, timeout: float = LONG) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.005)
-    return predicate()
+from test_lossy import LONG, SHORT, Args, Arith, wait_until  # the same service and timeouts
 
 
 @pytest.fixture

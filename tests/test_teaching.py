@@ -439,8 +439,11 @@ def test_console_does_not_resend_a_call_lost_with_its_connection_but_dials_again
 
     from minirpc.teaching import CallConsole
 
+    running = threading.Event()
+
     class Slow:
         def Sleep(self, ms: int) -> int:
+            running.set()
             time.sleep(ms / 1000)
             return ms
 
@@ -448,10 +451,11 @@ def test_console_does_not_resend_a_call_lost_with_its_connection_but_dials_again
     console = CallConsole(server, method="Slow.Sleep")
     try:
         console.set_args(200)
-        timer = threading.Timer(0.05, server.close_connections)  # the connection dies under the call
-        timer.start()
+        # the connection dies under the call: once the server runs it (a fixed delay races a loaded machine)
+        killer = threading.Thread(target=lambda: running.wait(10) and server.close_connections())
+        killer.start()
         console.call_button.click()
-        timer.join()
+        killer.join()
         assert console.reply.value.startswith("error: ConnectionLost")
         console.set_args(1)
         console.call_button.click()

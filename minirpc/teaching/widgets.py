@@ -315,17 +315,9 @@ class CallConsole:
     # -- calling ------------------------------------------------------------
 
     def _on_call(self, _button: Any = None) -> None:
-        info = self.methods[self.method.value]
-        try:
-            args = self.args()
-        except ValueError as e:
-            return self._show(info.name, None, None, e, None)
-        if self.closed:
-            return self._show(info.name, args, None, ShutdownError("this console is closed"), None)
-        try:
-            note = self._ready()
-        except Exception as e:
-            return self._show(info.name, args, None, _cannot_dial(e), None)
+        if (ready := self._prepare()) is None:
+            return
+        info, args, note = ready
         self._call_note = ""
         reply, error, seconds, exchange = self._call(info, args)
         if isinstance(error, ShutdownError) and self._dial is not None:
@@ -340,6 +332,23 @@ class CallConsole:
         self._note_failure(error)
         self._show(info.name, args, reply, error, seconds, exchange, self._call_note + note)
 
+    def _prepare(self) -> tuple[MethodInfo, Any, str] | None:
+        """Before a click's calls: (the method, its arguments, a note on the connection), or None when
+        something is wrong already (bad arguments, a closed console, a server it cannot dial), shown."""
+        info, args = self.methods[self.method.value], None
+        try:
+            args = self.args()
+            if self.closed:
+                raise ShutdownError("this console is closed")
+        except (ValueError, ShutdownError) as e:
+            self._show(info.name, args, None, e, None)
+            return None
+        try:
+            return info, args, self._ready()
+        except Exception as e:
+            self._show(info.name, args, None, _cannot_dial(e), None)
+            return None
+
     def _call(self, info: MethodInfo, args: Any) -> tuple[Any, BaseException | None, float, Any]:
         """One ``client.call``: (reply, error, seconds, the exchange that crossed the wire or None)."""
         before = self.tap.last() if self.tap is not None else None
@@ -353,17 +362,9 @@ class CallConsole:
         return reply, error, seconds, (None if exchange is before else exchange)
 
     def _on_go(self, _button: Any = None) -> None:
-        info = self.methods[self.method.value]
-        try:
-            args = self.args()
-        except ValueError as e:
-            return self._show(info.name, None, None, e, None)
-        if self.closed:
-            return self._show(info.name, args, None, ShutdownError("this console is closed"), None)
-        try:
-            note = self._ready()
-        except Exception as e:
-            return self._show(info.name, args, None, _cannot_dial(e), None)
+        if (ready := self._prepare()) is None:
+            return
+        info, args, note = ready
         n = self.go_count.value
         batch = self._go(info, args, n)
         if all(isinstance(c.error, ShutdownError) for c in batch[0]) and self._dial is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 
 import pytest
 
@@ -20,34 +19,8 @@ from minirpc.errors import ServerError
 
 from gotypes import Args, Ints, Nested, Quotient
 from test_aio import on_loop
-from test_go_interop import GO_CLIENT_CHECKS, GOAPP, SAMPLE_INTS, UNICODE, Arith, Echo, sample_nested
-from goenv import go_build
-
-CODECS = ["gob", "json"]
-
-
-@pytest.fixture(scope="session")
-def goapp():
-    return go_build(GOAPP)
-
-
-@pytest.fixture(scope="module", params=CODECS)
-def go_server(request, goapp):
-    """A Go net/rpc server process; yields (codec, address); stopped by closing its stdin."""
-    proc = subprocess.Popen([str(goapp), "server", "-codec", request.param], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTEN "), f"goapp server said {line!r}"
-        yield request.param, line.split()[1]
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+from test_go_interop import CODECS, GO_CLIENT_CHECKS, GO_ERROR_TEXTS, SAMPLE_INTS, UNICODE, Arith, Echo, sample_nested
+from test_go_interop import go_server, goapp  # noqa: F401  (pytest fixtures: a Go server per codec, the Go peer)
 
 
 # ---------------------------------------------------------------- the asyncio client -> Go's server
@@ -154,11 +127,7 @@ def test_gos_client_sends_nan_and_infinities_through_gob_to_the_asyncio_server(g
 
 
 @pytest.mark.parametrize("codec", CODECS)
-@pytest.mark.parametrize("name, text", [
-    ("div_by_zero", "divide by zero"),
-    ("unknown_method", "rpc: can't find method Arith.Nope"),
-    ("unknown_service", "rpc: can't find service Nope.Add"),
-])
+@pytest.mark.parametrize("name, text", GO_ERROR_TEXTS)
 def test_gos_client_sees_gos_error_texts_from_the_asyncio_server(goapp, codec, name, text):
     assert go_client_results(goapp, codec)[name]["error"] == text
 

@@ -23,7 +23,7 @@ from minirpc.errors import ServerError
 from gotypes import Args, Inner, Ints, Nested, Quotient, WithArray
 
 from conftest import Arith as GoTestArith
-from goenv import go_build
+from goenv import go_build, stop_by_closing_stdin
 
 GOAPP = Path(__file__).parent / "goapp"
 CODECS = ["gob", "json"]
@@ -73,7 +73,7 @@ class Echo:
         return a
 
 
-# ---------------------------------------------------------------- fixtures
+# ---------------------------------------------------------------- fixtures (test_aio_go.py uses them too)
 @pytest.fixture(scope="session")
 def goapp() -> Path:
     return go_build(GOAPP)
@@ -90,13 +90,7 @@ def go_server(request, goapp):
         assert line.startswith("LISTEN "), f"goapp server said {line!r}"
         yield codec, line.split()[1]
     finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+        stop_by_closing_stdin(proc, timeout=5)
 
 
 @pytest.fixture
@@ -143,12 +137,15 @@ def test_go_client_sends_nan_and_infinities_through_gob(goapp):
     assert result["ok"], result
 
 
-@pytest.mark.parametrize("codec", CODECS)
-@pytest.mark.parametrize("name, text", [
+GO_ERROR_TEXTS = [  # goapp's client checks whose Go error text a server must send exactly
     ("div_by_zero", "divide by zero"),
     ("unknown_method", "rpc: can't find method Arith.Nope"),
     ("unknown_service", "rpc: can't find service Nope.Add"),
-])
+]
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("name, text", GO_ERROR_TEXTS)
 def test_go_client_sees_go_error_texts_from_minirpc(goapp, codec, name, text):
     assert go_client_results(goapp, codec)[name]["error"] == text
 

@@ -35,7 +35,7 @@ import pytest
 import minirpc
 from minirpc.http import handle_http
 
-from goenv import require_go
+from goenv import require_go, stop_by_closing_stdin
 
 GOSUITE = Path(__file__).parent / "gosuite"
 
@@ -334,13 +334,7 @@ def go_servers(binaries):
         yield addresses
     finally:
         watchdog.cancel()
-        process.stdin.close()  # gosuite exits when its stdin closes
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
+        stop_by_closing_stdin(process)
 
 
 # ---------------------------------------------------------------- running one Go test

@@ -22,7 +22,7 @@ from minirpc.errors import ServerError
 from minirpc.examples import Args, Quotient
 from minirpc.http import HTTPTunnelError, dial_http, start_http
 
-from goenv import go_build
+from goenv import go_build, stop_by_closing_stdin
 
 GOHTTP = Path(__file__).parent / "gohttp"
 CODECS = ["gob", "json"]
@@ -51,13 +51,7 @@ def go_server(gohttp, request):
         assert line.startswith("LISTEN "), line
         yield request.param, line.split()[1]
     finally:
-        process.stdin.close()  # the Go server exits when its stdin closes
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
+        stop_by_closing_stdin(process)
 
 
 # ---------------------------------------------------------------- Go client -> our server
