@@ -33,8 +33,11 @@ Go's ``net/rpc``, in gob or JSON-RPC.
 What it shares with the threaded code: the formats (unchanged: one per
 connection and side); the ``Server``'s registry, its method lookup and Go's
 error texts, and its limits (``max_message``, ``max_in_flight``,
-``max_reply_backlog``); the error classes of ``minirpc.errors``, with the same
-texts (``unexpected EOF``, ``reading body ...``); ``minirpc.net``'s addresses.
+``max_reply_backlog``); ``minirpc.connection``'s steps around a call
+(``prepare``: find the method, decode the argument or answer an error;
+``reply_safely``: a reply that cannot be encoded becomes an error reply); the
+error classes of ``minirpc.errors``, with the same texts (``unexpected EOF``,
+``reading body ...``); ``minirpc.net``'s addresses.
 
 What it does not: ``minirpc.stream`` -- asyncio's transports buffer and
 write, and no send lock is needed, because one thread encodes and writes each
@@ -80,6 +83,7 @@ from typing import Any
 
 from . import net
 from .codec import CodecChoice, wire_format
+from .connection import prepare, reply_safely, report
 from .errors import (BodyError, CallCancelled, CallTimeout, ConnectionLost, ServerError, ShutdownError,
                      TruncatedMessage)
 from .format import DEFAULT_MAX_MESSAGE, NEED_DATA, Message, Request, Response, WireFormat
@@ -227,7 +231,8 @@ class Client:
 
     def _fail_all(self, cause: BaseException) -> None:
         self._broken = self._broken or cause
-        error = ShutdownError() if self._closing else ConnectionLost(lost(cause))
+        in_body = isinstance(cause, TruncatedMessage) and cause.header is not None  # gob sends the header apart
+        error = ShutdownError() if self._closing else ConnectionLost.because(cause, in_body)
         calls, self._pending = list(self._pending.values()), {}
         for call in calls:
             if not call.done():
@@ -253,13 +258,6 @@ class Client:
     async def __aexit__(self, *exc: Any) -> None:
         if not self._closing:
             await self.close()
-
-
-def lost(cause: BaseException) -> str:
-    """Go's words for a connection that broke under pending calls."""
-    text = "unexpected EOF" if isinstance(cause, EOFError) else str(cause) or type(cause).__name__
-    in_body = isinstance(cause, TruncatedMessage) and cause.header is not None  # gob sends the header apart
-    return f"reading body {text}" if in_body else text
 
 
 async def dial(network: str, address: str | None = None, *, codec: CodecChoice = None,
@@ -355,8 +353,7 @@ class Serving:
                 call.cancel()
         if tasks:
             await asyncio.wait(tasks)  # each ends once its calls are done
-        if self.abandoned:
-            log.warning("minirpc: closed with calls still running: %s", ", ".join(self.abandoned))
+        report(self.abandoned)
         self.executor.shutdown(wait=not self.abandoned, cancel_futures=True)  # (idle threads: at once)
         await self.listener.wait_closed()
 
@@ -409,12 +406,10 @@ class _Connection:
 
     def start(self, message: Message) -> None:
         """Find the method and decode its argument; a call task runs it (an error is answered now)."""
-        header = message.header
-        try:
-            method = self.server.lookup(header)
-            args = self.format.decode_body(message, method.arg_type)
-        except (LookupError, BodyError) as e:  # Go's texts; the message was whole: the stream is in step
-            return self.reply(Response(header.service_method, header.seq, str(e)), None, None)
+        job = prepare(self.server, message.header, lambda type: self.format.decode_body(message, type), self.reply)
+        if job is None:
+            return  # answered with Go's error text already; the message was whole: the stream is in step
+        header, method, args = job
         task = asyncio.get_running_loop().create_task(self.run(header, method, args))
         self.calls[task] = f"{header.service_method} (seq {header.seq})"
         task.add_done_callback(self.calls.pop)
@@ -437,12 +432,12 @@ class _Connection:
     def reply(self, response: Response, body: Any, body_type: Any) -> None:
         if self.writer.is_closing():
             return  # the client is gone, or we are closing
-        try:
-            data = self.format.encode(response, body, body_type)
-        except (TypeError, ValueError, OverflowError, RecursionError) as e:  # the format is as it was
-            response.error = f"rpc: cannot encode reply: {e}"
-            data = self.format.encode(response, None, None)
+        reply_safely(self._write, response, body, body_type)
+
+    def _write(self, response: Response, body: Any, body_type: Any) -> int:
+        data = self.format.encode(response, body, body_type)  # (raises before anything is written)
         self.writer.write(data)
+        return len(data)
 
     def __repr__(self) -> str:
         return f"<aio connection {'paused: ' + self.paused if self.paused else 'reading'} in_flight={len(self.calls)}>"

@@ -283,13 +283,7 @@ class Client:
             self._wake.notify_all()
         if call is not None:
             calls.append(call)  # its header was read: it is no longer pending, but it is not done
-        if closing:
-            error: BaseException = ShutdownError()
-        elif isinstance(cause, EOFError):  # Go: io.ErrUnexpectedEOF
-            error = ConnectionLost("reading body unexpected EOF" if header_read else "unexpected EOF")
-        else:
-            text = str(cause) or type(cause).__name__
-            error = ConnectionLost(f"reading body {text}" if header_read else text)
+        error = ShutdownError() if closing else ConnectionLost.because(cause, header_read)
         for c in calls:
             c._settle(error=error)
 

@@ -41,6 +41,13 @@ class ShutdownError(RPCError):
 class ConnectionLost(RPCError, ConnectionError):
     """The connection broke while the call was pending; the text says why."""
 
+    @classmethod
+    def because(cls, cause: BaseException, header_read: bool = False) -> "ConnectionLost":
+        """In Go's words: ``unexpected EOF`` for an early end, else the cause's text; after
+        ``reading body`` when the reply's header had been read (Go: ``reading body unexpected EOF``)."""
+        text = "unexpected EOF" if isinstance(cause, EOFError) else str(cause) or type(cause).__name__
+        return cls(f"reading body {text}" if header_read else text)
+
 
 class CallTimeout(RPCError, TimeoutError):
     """No reply arrived within the call's ``timeout``; a late reply is dropped."""
