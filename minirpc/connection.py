@@ -30,6 +30,7 @@ run on the workers.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import ssl
@@ -103,6 +104,7 @@ class Connection:
         self.deadline = time.monotonic() + server.handshake_timeout if tls else None
         self.in_flight = 0  # requests read and not yet answered
         self.running: dict[int, str] = {}  # seq -> "Service.Method" of the requests in flight
+        self.batches: set[Batch] = set()  # batches running now (what they answered is booked at their end)
         self.write_armed = False
         self.closed = False
         self.active = time.monotonic()  # when a request or reply last went by, for idle_timeout
@@ -151,33 +153,41 @@ class Connection:
                 eof = True
         jobs, decode = [], self.stream.format.decode_body
         while True:
-            full = False  # stopped at the in-flight limit (whole requests may still be buffered)
-            while not eof:
-                if self.in_flight >= self.server.max_in_flight:  # (read without the lock: a soft limit)
-                    full = True
-                    break
-                try:
-                    message = self.stream.next_message()
-                except Exception as e:  # EOF, or bytes we cannot follow: stop reading, as Go does
-                    if not isinstance(e, EOFError):
-                        log.debug("minirpc: closing a connection: %s", e)
-                    eof = True
-                    break
-                if message is NEED_DATA:
-                    break
-                header = message.header
-                with self.lock:
-                    self.in_flight += 1
-                    self.running[header.seq] = header.service_method
-                job = prepare(self.server, header, lambda t, m=message: decode(m, t), self.reply)
-                if job is not None:
-                    jobs.append(job)
+            messages, eof, full = self._take_requests(eof)
+            if messages:
+                with self.lock:  # in flight before any is answered (prepare answers a bad one at once)
+                    self.in_flight += len(messages)
+                    for message in messages:
+                        self.running[message.header.seq] = message.header.service_method
+                for message in messages:
+                    job = prepare(self.server, message.header, lambda t, m=message: decode(m, t), self.reply)
+                    if job is not None:
+                        jobs.append(job)
             if not self._after_reading(eof, full):
                 break
         if len(jobs) == 1:
             self.server.run(*jobs[0], self.reply)
         elif jobs:
             Batch(self, jobs).run()
+
+    def _take_requests(self, eof: bool) -> tuple[list, bool, bool]:
+        """The whole requests buffered, no more than the in-flight limit allows: (requests, eof,
+        stopped at the limit).  (``in_flight`` is read without the lock: a soft limit.)"""
+        messages, room = [], self.server.max_in_flight - self.in_flight
+        while not eof:
+            if len(messages) >= room:
+                return messages, eof, True
+            try:
+                message = self.stream.next_message()
+            except Exception as e:  # EOF, or bytes we cannot follow: stop reading, as Go does
+                if not isinstance(e, EOFError):
+                    log.debug("minirpc: closing a connection: %s", e)
+                eof = True
+                break
+            if message is NEED_DATA:
+                break
+            messages.append(message)
+        return messages, eof, False
 
     def _after_reading(self, eof: bool, full: bool) -> bool:
         """Arm the socket again, pause (push-back) or finish; True: go on reading what is buffered."""
@@ -238,13 +248,20 @@ class Connection:
             left = reply_safely(self.stream.send, response, body, body_type)
         except OSError:  # the client is gone (or we closed): nothing more to send or read
             left = -1
+        self._book((response.seq,), left)
+
+    def _book(self, answered: Any, left: int, batch: Batch | None = None) -> None:
+        """After a write: the requests ``answered`` (their seqs) are no longer in flight, and
+        ``left`` bytes wait in the outbox (-1: the socket failed); ``batch`` is over."""
         with self.lock:
             if left < 0:
                 self._break()
-            self.in_flight -= 1
-            self.running.pop(response.seq, None)
+            self.batches.discard(batch)
+            self.in_flight -= len(answered)
+            for seq in answered:
+                self.running.pop(seq, None)
             self.active = time.monotonic()
-            if left:
+            if left > 0:
                 self._arm_write()
             self._resume_if_paused()
             self._finish_if_done()
@@ -265,19 +282,14 @@ class Connection:
                 return self._handshake()
         self._write(self.stream.flush)
 
-    def _write(self, flush) -> None:
-        """Write what waits in the outbox with ``flush`` (``stream.flush`` or ``stream.uncork``)."""
+    def _write(self, flush, answered: Any = (), batch: Batch | None = None) -> None:
+        """Write what waits in the outbox with ``flush`` (``stream.flush`` or ``stream.uncork``),
+        then book it (and what ``batch``, now over, ``answered``)."""
         try:
             left = flush()
         except OSError:
             left = -1
-        with self.lock:
-            if left < 0:
-                return self._break()
-            if left:
-                self._arm_write()
-            self._resume_if_paused()
-            self._finish_if_done()
+        self._book(answered, left, batch)
 
     # -- the end
 
@@ -309,7 +321,8 @@ class Connection:
 
     def running_calls(self) -> list[str]:
         with self.lock:
-            return [f"{name} (seq {seq})" for seq, name in sorted(self.running.items())]
+            answered = {seq for batch in self.batches for seq in batch.answered}  # (not booked yet)
+            return [f"{name} (seq {seq})" for seq, name in sorted(self.running.items()) if seq not in answered]
 
     def sweep(self, now: float) -> None:
         with self.lock:
@@ -330,40 +343,56 @@ class Batch:
 
     ``rescue`` (a timer, ``RESCUE_AFTER`` seconds on) ends the batch early -- a slow
     call must not hold back the calls behind it -- and whichever of ``rescue`` and
-    the end of ``run`` comes first uncorks the stream, exactly once.
+    the end of ``run`` comes first uncorks the stream, exactly once.  The replies
+    ``run`` sends are booked (no longer in flight) together when the batch ends:
+    one turn of the connection's lock per batch, not one per reply.
     """
 
     def __init__(self, connection: Connection, jobs: list):
-        self.connection, self.jobs = connection, jobs
-        self.lock = threading.Lock()  # protects next and open
-        self.next = 0  # the first job not started
+        self.connection = connection
+        self.jobs = collections.deque(jobs)  # taken one by one by run, or all at once by rescue
+        self.answered: list[int] = []  # seqs replied to by run: booked together at the end
+        self.lock = threading.Lock()  # protects open
         self.open = True  # neither rescued nor finished: the stream is still corked
 
     def run(self) -> None:
-        connection = self.connection
-        run, reply, pool = connection.server.run, connection.reply, connection.server.pool
+        connection, jobs = self.connection, self.jobs
+        run = connection.server.run
+        with connection.lock:
+            connection.batches.add(self)
         connection.stream.cork()
-        timer = pool.call_later(RESCUE_AFTER, self.rescue)
-        while (job := self._take()) is not None:
-            run(*job, reply)
+        timer = connection.server.pool.call_later(RESCUE_AFTER, self.rescue)
+        while self.open:  # (rescue may close it any time: the deque gives each job to one taker)
+            try:
+                job = jobs.popleft()
+            except IndexError:
+                break
+            run(*job, self._reply)
         with self.lock:
             last, self.open = self.open, False
         if last:  # not rescued: this worker uncorks
             timer.cancel()
-            connection._write(connection.stream.uncork)
+        connection._write(connection.stream.uncork if last else connection.stream.flush, self.answered, self)
 
-    def _take(self) -> tuple | None:
-        with self.lock:
-            if not self.open or self.next == len(self.jobs):
-                return None
-            self.next += 1
-            return self.jobs[self.next - 1]
+    def _reply(self, response: Response, body: Any, body_type: Any) -> None:
+        """A reply from run: into the (corked) stream now, booked at the end of the batch."""
+        try:
+            reply_safely(self.connection.stream.send, response, body, body_type)
+        except OSError:
+            pass  # the socket is gone: the flush at the end finds out and breaks the connection
+        self.answered.append(response.seq)
 
     def rescue(self) -> None:
         with self.lock:
             if not self.open:
                 return
-            self.open, rest = False, self.jobs[self.next:]
+            self.open = False
+        rest = []
+        while self.jobs:
+            try:
+                rest.append(self.jobs.popleft())
+            except IndexError:
+                break
         connection = self.connection
         connection._write(connection.stream.uncork)  # the replies done so far leave now
         run, reply = connection.server.run, connection.reply

@@ -89,3 +89,19 @@ def test_a_client_gone_in_the_middle_of_a_batch_leaves_the_server_serving(gate_s
     gate.opened.set()
     with minirpc.dial("tcp", gate_serving.address, codec=codec) as client:
         assert client.call("Gate.Add", Args(5, 5)) == 10
+
+
+def test_a_server_closing_during_a_batch_names_only_its_calls_still_running(gate, codec):
+    server = minirpc.Server()
+    server.register(gate)
+    serving = server.start("127.0.0.1:0", codec=codec)
+    try:
+        calls = [("Gate.Add", Args(1, 1)), ("Gate.Wait", 0), ("Gate.Add", Args(2, 2))]
+        sock, fmt = send_in_one_write(serving.address, codec, calls)
+        with sock:
+            assert read_replies(sock, fmt, 2) == {0: 2, 2: 4}  # the batch goes on: Wait still waits
+            abandoned = server.close_connections(timeout=0.1)
+    finally:
+        gate.opened.set()
+        server.close()
+    assert [name.split(" ")[0] for name in abandoned] == ["Gate.Wait"]

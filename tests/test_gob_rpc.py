@@ -164,3 +164,44 @@ def test_concurrent_writers_keep_each_header_with_its_body(pair):
     for t in threads:
         t.join()
     assert got == {i: True for i in range(50)}
+
+
+# -- the steady state: the per-type writers and readers fixed after the first message
+
+
+def test_a_stream_fed_byte_by_byte_and_whole_gives_the_same_messages():
+    client = gob.FORMAT.client(1 << 20)
+    data = b"".join(client.encode(Request("Arith.Add", seq), Args(seq, -seq)) for seq in range(1, 4))
+    for chunks in ([data], [data[i:i + 1] for i in range(len(data))], [bytearray(data[:5]), data[5:]]):
+        server = gob.FORMAT.server(1 << 20)
+        got = []
+        for chunk in chunks:
+            server.receive_data(chunk)
+            if isinstance(chunk, bytearray):
+                chunk[:] = b"\xff" * len(chunk)  # the caller reuses its buffer: the format kept a copy
+            while (message := server.next_message()) is not gob.rpc.NEED_DATA:
+                got.append((message.header, server.decode_body(message, Args), message.data))
+        assert [(h.seq, a) for h, a, _ in got] == [(s, Args(s, -s)) for s in range(1, 4)]
+        assert b"".join(d for *_, d in got) == data
+
+
+def test_a_failed_first_message_leaves_no_header_type_behind():
+    client = gob.FORMAT.client(1 << 20)
+    with pytest.raises(GobError):
+        client.encode(Request("Arith.Add", 1), Args("seven", 8))
+    first = client.encode(Request("Arith.Add", 1), Args(7, 8))
+    assert first == gob.FORMAT.client(1 << 20).encode(Request("Arith.Add", 1), Args(7, 8))  # definitions again
+
+
+def test_steady_state_messages_match_a_fresh_encoder_and_long_ones_get_long_lengths():
+    client = gob.FORMAT.client(1 << 20)
+    client.encode(Request("Arith.Add", 1), Args(7, 8))
+    for request in (Request("Arith.Add", 2), Request("S." + "m" * 300, 1 << 40), Request("", 0)):
+        expected = gob.Encoder()
+        expected.encode(request)  # (the definition goes out once)
+        header = expected.encode(request)
+        expected.encode(Args(1, 2))
+        assert client.encode(request, Args(1, 2)) == header + expected.encode(Args(1, 2))
+    with pytest.raises(GobError, match="Request.seq"):
+        client.encode(Request("Arith.Add", -1), Args(1, 2))
+    assert client.encode(Request("Arith.Add", 3), Args()) == b"\x10\xff\x82\x01\x09Arith.Add\x01\x03\x00\x03\xff\x84\x00"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,7 @@ import minirpc
 from minirpc import jsonrpc
 from minirpc.errors import BodyError, ProtocolError, TruncatedMessage
 from minirpc.format import NEED_DATA, Request, Response
+from minirpc.values import Uint
 
 from conftest import Args, Quotient
 
@@ -106,6 +109,93 @@ def test_nan_and_infinities_are_refused_with_gos_text(value, go_text):
 
 def test_no_reply_is_sent_as_an_empty_struct_like_go():
     assert encode_response(b"3", Response("Store.Put"), None) == b'{"id":3,"result":{},"error":null}\n'
+
+
+# -- encode plans: written once per type, the same bytes as the general path --
+
+
+@dataclass
+class Note:
+    Text: str = ""
+    Count: Uint = 0
+    Score: float = 0.0
+    Where: Args = field(default_factory=Args)
+    Tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Tree:  # contains itself: no plan, the general path writes it
+    Value: int = 0
+    Kids: list[Tree] = field(default_factory=list)
+
+
+def request_body(body) -> bytes:
+    data = jsonrpc.ClientFormat().encode(Request("S.M", 0), body)
+    assert data.startswith(b'{"method":"S.M","params":[') and data.endswith(b'],"id":0}\n')
+    return data[len(b'{"method":"S.M","params":['):-len(b'],"id":0}\n')]
+
+
+@pytest.mark.parametrize("value, text", [
+    (Args(True, 2), '{"A":true,"B":2}'),  # a field declared int may hold anything: Python does not check
+    (Args(2.5, None), '{"A":2.5,"B":null}'),
+    (Args("<x>", [1]), '{"A":"\\u003cx\\u003e","B":[1]}'),
+    (Args({"b": 1, "a": 2}, 0), '{"A":{"b":1,"a":2},"B":0}'),  # (the general path trusts Args's fields)
+])
+def test_a_plan_hands_a_value_it_did_not_expect_to_the_general_path(value, text):
+    assert jsonrpc.encode_value(value) == text
+    assert jsonrpc.encoder_for(Args)(value) == text
+    assert request_body(value) == text.encode()
+
+
+def test_a_plan_escapes_strings_as_go_does():
+    note = Note(Text="<a&b>\u2028\u2029\b", Count=3, Score=100.0, Where=Args(1, 2), Tags=["&", "é"])
+    text = ('{"Text":"\\u003ca\\u0026b\\u003e\\u2028\\u2029\\u0008","Count":3,"Score":100,'
+            '"Where":{"A":1,"B":2},"Tags":["\\u0026","é"]}')
+    assert jsonrpc.encode_value(note) == text
+    assert jsonrpc.encoder_for(Note)(note) == text
+    assert request_body(note) == text.encode()
+
+
+@pytest.mark.parametrize("value", [
+    Note(), Note(Where=Args(True, 1.5)), Note(Where=None), Note(Tags=("a", "b")), Note(Tags=["a", 1]),
+    Note(Count=True), Note(Score=3), Note(Score=-0.0), Note(Score=1e21), Note(Text=None), Tree(1, [Tree(2)]),
+    [Args(1, 2), Args(3, 4)], [Args(1, 2), None], 56, True, None, "s", 1.5, b"hi", {"a": 1.0},
+])
+@pytest.mark.parametrize("declared", [Note, Args, Tree, list[Args], int, str, float, bool, type(None), Uint, Any])
+def test_a_plan_writes_what_the_general_path_writes(value, declared):
+    assert jsonrpc.encoder_for(declared)(value) == jsonrpc.encode_value(value)
+
+
+def test_a_plan_refuses_what_the_general_path_refuses_with_gos_words():
+    with pytest.raises(ValueError, match="^json: unsupported value: NaN$"):
+        jsonrpc.encoder_for(Note)(Note(Score=float("nan")))
+    with pytest.raises(TypeError, match="^json: unsupported type: object$"):
+        jsonrpc.encoder_for(Note)(Note(Tags=[object()]))
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="^json: value nested too deeply to encode$"):
+        jsonrpc.encoder_for(Note)(Note(Tags=deep))
+
+
+def test_a_lone_surrogate_in_a_planned_string_is_sent_as_u_fffd_like_go():
+    assert request_body(Note(Text="a\ud800b")).startswith('{"Text":"a\ufffdb",'.encode())
+
+
+def test_a_reply_declared_int_that_is_a_float_is_written_as_go_writes_floats():
+    fmt = server_format(b'{"method":"A.M","params":[],"id":4}')
+    assert fmt.encode(Response("A.M", fmt.next_message().header.seq), 100.0, int) == \
+        b'{"id":4,"result":100,"error":null}\n'
+
+
+@pytest.mark.parametrize("declared", [None, Quotient, int, Any])
+def test_a_reply_is_written_the_same_whatever_its_declared_type(declared):
+    for body in (Quotient(3, 1), 56, 2.5, "<", {"b": 1, "a": 2}, None):
+        fmt = server_format(b'{"method":"A.M","params":[],"id":"x"}')
+        seq = fmt.next_message().header.seq
+        result = "{}" if body is None else jsonrpc.encode_value(body)
+        assert fmt.encode(Response("A.M", seq), body, declared) == \
+            f'{{"id":"x","result":{result},"error":null}}\n'.encode()
 
 
 # -- framing: Go's json.Decoder reads a stream of values --------------------

@@ -85,14 +85,20 @@ def _op_bool(data, pos, depth):
 def _op_int(data, pos, depth):
     u = data[pos]
     if u < 0x80:  # one byte: -64..63
-        return (~(u >> 1) if u & 1 else u >> 1), pos + 1
-    return get_int(data, pos)
+        pos += 1
+    elif u == 0xFE:  # two bytes follow: the next most common
+        u, pos = data[pos + 1] << 8 | data[pos + 2], pos + 3
+    else:
+        u, pos = get_uint(data, pos)
+    return (~(u >> 1) if u & 1 else u >> 1), pos  # zig-zag
 
 
 def _op_uint(data, pos, depth):
     u = data[pos]
     if u < 0x80:
         return u, pos + 1
+    if u == 0xFE:  # two bytes follow
+        return data[pos + 1] << 8 | data[pos + 2], pos + 3
     return get_uint(data, pos)
 
 
@@ -176,6 +182,10 @@ _READ_UINT = """\
 {v} = data[pos]
 if {v} < 0x80:  # a uint under 128 is its own byte
     pos += 1
+elif {v} == 0xFE:  # two bytes follow (the next most common: 256..65535)
+    {v}, pos = data[pos + 1] << 8 | data[pos + 2], pos + 3
+elif {v} == 0xFF:  # one byte follows: 128..255
+    {v}, pos = data[pos + 1], pos + 2
 else:
     {v}, pos = get_uint(data, pos)"""
 _INLINE = {  # the plain scalar ops, and what follows _READ_UINT to finish their value
@@ -205,8 +215,7 @@ def _generate_struct_op(slots: list[tuple[int, Any]], build: "_Builder", max_dep
     local variable (``a0``, ``a1``...), starting as its zero value.
     """
     args = [f"a{k}" for k in range(len(build.template))]
-    lines = ["def op_struct(data, pos, depth):",
-             "    if depth >= max_depth:",
+    lines = ["    if depth >= max_depth:",
              '        raise GobError("gob: invalid nesting depth")',
              "    depth += 1",
              *([f"    {', '.join(args)}, = template  # every argument's zero value, or _LATER"] if args else []),
@@ -224,17 +233,31 @@ def _generate_struct_op(slots: list[tuple[int, Any]], build: "_Builder", max_dep
                   "        field += delta"]
     lines += ["    if delta:  # a field past the last, or the struct did not end",
               '        raise GobError("gob: field number out of range")',
-              *([f"    return build([{', '.join(args)}]), pos"] if build.later or build.keywords else
+              *([f"    value = build([{', '.join(args)}])"] if build.later or build.keywords else
                 ["    try:",
-                 f"        return cls({', '.join(args)}), pos",
+                 f"        value = cls({', '.join(args)})",
                  "    except (TypeError, ValueError) as e:  # e.g. the class's own __post_init__ check",
                  '        raise GobError(f"gob: cannot build {cls.__name__}: {e}") from None'])]
-    source = "\n".join(line.rstrip() for line in lines) + "\n"
+    # Two functions: the op, and ``read_message`` for the struct as a whole message (the reader
+    # Decoder.reader returns), which also checks that the message ends where the struct does.
+    source = "\n".join(line.rstrip() for line in [
+        "def op_struct(data, pos, depth):", *lines, "    return value, pos",
+        "",
+        "def read_message(data, pos):",
+        "    try:",
+        "        value, pos = op_struct(data, pos, 0)",
+        "    except IndexError:",
+        '        raise GobError("gob: message is shorter than its contents (truncated data)") from None',
+        "    except RecursionError:",
+        '        raise GobError("gob: invalid nesting depth") from None',
+        "    if pos != len(data):",
+        '        raise GobError("gob: extra data after value")',
+        "    return value"]) + "\n"
     namespace = {"get_uint": get_uint, "GobError": GobError, "max_depth": max_depth, "build": build,
                  "cls": build.cls, "template": tuple(build.template), "ops": [op for _, op in slots]}
     exec(compile(source, f"<gob op for struct {name}>", "exec"), namespace)
     op = namespace["op_struct"]
-    op.source = source
+    op.source, op.read_message = source, namespace["read_message"]
     return op
 
 
@@ -301,7 +324,7 @@ class Decoder:
         self._defined, self._defined_bytes = 0, 0  # definitions received, for the limits
         self._ops: dict = {}  # (wire id, target GoType or None) -> op
         self._skips: dict = {}  # wire id -> skip
-        self._top: dict = {}  # (wire id, Python type) -> (op, is singleton) for top-level values
+        self._top: dict = {}  # (wire id, Python type) -> the reader of a top-level value (_top_plan)
         self._buffer, self._pos = bytearray(), 0  # bytes fed; those before _pos are taken
         self._eof = False
 
@@ -311,10 +334,15 @@ class Decoder:
         if not data:
             self._eof = True
             return
-        if self._pos:
+        if self._pos == len(self._buffer):  # all taken (the usual case): these bytes are the buffer
+            self._buffer = data if type(data) is bytes else bytearray(data)  # (bytes cannot change: kept)
+        elif type(self._buffer) is bytes:  # part of a message waits for the rest: a buffer to add to
+            self._buffer = bytearray(memoryview(self._buffer)[self._pos:])  # (one copy of the part)
+            self._buffer += data
+        else:
             del self._buffer[:self._pos]
-            self._pos = 0
-        self._buffer += data
+            self._buffer += data
+        self._pos = 0
 
     def next_frame(self) -> Any:
         """The next whole message as (type id, its bytes, where its contents start), or NEED_DATA.
@@ -324,7 +352,8 @@ class Decoder:
         EOF")`` inside one.
         """
         buffer, start = self._buffer, self._pos
-        if start < len(buffer):
+        size = len(buffer)
+        if start < size:
             length = buffer[start]
             if length < 0x80:  # the usual case: a message under 128 bytes, its length one byte
                 pos = start + 1
@@ -337,22 +366,25 @@ class Decoder:
                 if not 0 < length <= self.max_message:  # 0 or too big: refused as soon as seen
                     self.check_length(length)
                 end = pos + length
-                if end <= len(buffer):
+                if end <= size:
                     self._pos = end
-                    frame = bytes(buffer) if start == 0 and end == len(buffer) else bytes(buffer[start:end])
+                    frame = buffer[start:end]  # (all of a bytes buffer is the buffer itself: no copy)
+                    if type(frame) is not bytes:
+                        frame = bytes(frame)
                     at = pos - start
-                    type_id = frame[at]  # (a message of length > 0 has this byte)
-                    if type_id < 0x80 or (type_id == 0xFF and at + 1 < len(frame)):  # one or two bytes:
-                        type_id, at = (type_id, at + 1) if type_id < 0x80 else (frame[at + 1], at + 2)  # -128..127
-                        type_id = ~(type_id >> 1) if type_id & 1 else type_id >> 1  # zig-zag
+                    u = frame[at]  # the type id (a message of length > 0 has its first byte)
+                    if u < 0x80:
+                        at += 1
+                    elif u == 0xFF and length > 1:  # two bytes: the ids 64..127 (the first user types), -65..-128
+                        u, at = frame[at + 1], at + 2
                     else:
                         try:
-                            type_id, at = get_int(frame, at)
+                            u, at = get_uint(frame, at)
                         except IndexError:
                             raise GobError("gob: message is shorter than its type id") from None
-                    return type_id, frame, at
+                    return (~(u >> 1) if u & 1 else u >> 1), frame, at  # zig-zag
         if self._eof:
-            raise EOFError("unexpected EOF") if start < len(buffer) else EOFError()
+            raise EOFError("unexpected EOF") if start < size else EOFError()
         return NEED_DATA
 
     def peek(self, n: int) -> bytes:
@@ -380,30 +412,23 @@ class Decoder:
 
     def read_value(self, type_id: int, data: bytes, pos: int, type=None):
         """Decode the value of type ``type_id`` at ``data[pos:]`` into ``type`` (None: plain values)."""
+        try:  # the usual case: the reader is compiled already
+            read = self._top[type_id, type]
+        except (KeyError, TypeError):
+            read = self.reader(type_id, type)
+        return read(data, pos)
+
+    def reader(self, type_id: int, type=None):
+        """``read(data, pos) -> value``: ``read_value`` for one (type id, type), compiled once."""
         if type_id <= 0:
             raise GobError(f"gob: invalid value type id {type_id}")
         try:
-            op, singleton = self._top[type_id, type]
+            return self._top[type_id, type]
         except KeyError:
-            op, singleton = self._top[type_id, type] = self._top_plan(type_id, type)
+            read = self._top[type_id, type] = self._top_plan(type_id, type)
+            return read
         except TypeError:  # an unhashable annotation: plan it every time
-            op, singleton = self._top_plan(type_id, type)
-        try:
-            if singleton:  # a value that is not a struct travels as field 0 of an unnamed struct
-                if data[pos] == 0:  # (the delta 0, in its one byte)
-                    pos += 1
-                elif get_uint(data, pos)[0] != 0:
-                    raise GobError("gob: corrupted data: non-zero delta for singleton")
-                else:
-                    pos = get_uint(data, pos)[1]
-            value, pos = op(data, pos, 0)
-        except IndexError:
-            raise GobError("gob: message is shorter than its contents (truncated data)") from None
-        except RecursionError:
-            raise GobError("gob: invalid nesting depth") from None
-        if pos != len(data):
-            raise GobError("gob: extra data after value")
-        return value
+            return self._top_plan(type_id, type)
 
     def read_message(self, payload: bytes, type=None) -> tuple[int, Any]:
         """Decode one message given without its length prefix: (-id, WireType) for a
@@ -445,7 +470,7 @@ class Decoder:
             raise GobError("gob: invalid nesting depth") from None
 
     def _top_plan(self, type_id: int, type):
-        """(op, is singleton) for a top-level value, with Go's texts for type mismatches."""
+        """``read(data, pos) -> value`` for a top-level value, with Go's texts for type mismatches."""
         spec = None if type is None or type is Any or type is object else go_type(type)
         wire = self.wire_types.get(type_id)
         if wire is None and type_id not in _SCALARS:
@@ -464,7 +489,28 @@ class Decoder:
             local, on_wire = {f.name for f in spec.fields()}, {name for name, _ in wire.fields}
             if local and on_wire and not local & on_wire:
                 raise GobError(f"gob: type mismatch: no fields matched compiling decoder for {spec.name}")
-        return op, not is_struct
+        singleton = not is_struct  # a value that is not a struct travels as field 0 of an unnamed struct
+        if hasattr(op, "read_message"):  # a generated struct op reads its whole message itself
+            return op.read_message
+
+        def read(data: bytes, pos: int):
+            try:
+                if singleton:
+                    if data[pos] == 0:  # (the delta 0, in its one byte)
+                        pos += 1
+                    elif get_uint(data, pos)[0] != 0:
+                        raise GobError("gob: corrupted data: non-zero delta for singleton")
+                    else:
+                        pos = get_uint(data, pos)[1]
+                value, pos = op(data, pos, 0)
+            except IndexError:
+                raise GobError("gob: message is shorter than its contents (truncated data)") from None
+            except RecursionError:
+                raise GobError("gob: invalid nesting depth") from None
+            if pos != len(data):
+                raise GobError("gob: extra data after value")
+            return value
+        return read
 
     # -- compiling ops for (wire type, Python target) pairs
     def _op(self, type_id: int, spec, depth: int):

@@ -9,13 +9,14 @@ walk over prebuilt functions rather than a fresh look at the dataclass.
 
 from __future__ import annotations
 
+import functools
 import struct
 import threading
 from typing import Any
 
 from ..errors import GobError
 from ..values import FLOAT32_MAX
-from .types import FIRST_USER_ID, GoType, Mismatch, WireType, go_type, infer_go_type
+from .types import _BY_TYPE, FIRST_USER_ID, GoType, Mismatch, WireType, go_type, infer_go_type
 
 # ---------------------------------------------------------------- numbers
 
@@ -133,6 +134,8 @@ def _enc_integer(spec: GoType):
         u = (v << 1 if v >= 0 else (~v << 1) | 1) if signed else v
         if u < 0x80:
             out.append(u)
+        elif u < 0x10000:  # one or two bytes, after their negated count (FF or FE)
+            out += (u | 0xFF00).to_bytes(2, "big") if u < 0x100 else (u | 0xFE0000).to_bytes(3, "big")
         else:
             put_uint(out, u)
     return enc_integer
@@ -184,6 +187,8 @@ def _enc_collection(spec: GoType):
 _PUT_UINT = """\
 if {u} < 0x80:  # a uint under 128 is its own byte
     out.append({u})
+elif {u} < 0x10000:  # one or two bytes, after their negated count (FF or FE)
+    out += ({u} | 0xFF00).to_bytes(2, "big") if {u} < 0x100 else ({u} | 0xFE0000).to_bytes(3, "big")
 else:
     put_uint(out, {u})"""
 _INLINE = {  # kind -> the lines that check x and write it
@@ -217,8 +222,7 @@ def _enc_struct(spec: GoType):
     cls, fields = spec.cls, spec.fields()
     if len(fields) > GENERATE_UP_TO:
         return _enc_wide_struct(spec)
-    lines = ["def enc_struct(out, v):",
-             "    if type(v) is not cls and not isinstance(v, cls):",
+    lines = ["    if type(v) is not cls and not isinstance(v, cls):",
              "        raise wrong(cls.__name__, v)",
              "    last = -1"]
     for i, f in enumerate(fields):
@@ -241,7 +245,26 @@ def _enc_struct(spec: GoType):
         if not f.optional:  # zero values are left out; None only where Optional[...] says so
             lines += ["    elif x is None:", f"        raise missing({i})"]
     lines.append("    out.append(0)  # the end of the struct")
-    source = "\n".join(lines) + "\n"
+    # Two functions from those lines: the plan, and ``write_message`` for the struct as a whole
+    # message on a stream (the Encoder's writer): the same lines between the message's framing,
+    # so that sending a struct is one call.  ``start`` is the length's place and the type id.
+    source = "\n".join(["def enc_struct(out, v):", *lines,
+                        "",
+                        "def write_message(start, name, out, v):",
+                        "    mark = len(out)",
+                        "    out += start",
+                        "    try:",
+                        *["    " + line for line in lines],
+                        "    except BaseException as e:",
+                        "        error = unwritten(out, mark, e, name)",
+                        "        if error is e:",
+                        "            raise",
+                        "        raise error from None",
+                        "    n = len(out) - mark - 1",
+                        "    if n < 0x80:  # most messages are short: the length is the one byte saved for it",
+                        "        out[mark] = n",
+                        "    else:",
+                        "        put_length(out, mark, n)"]) + "\n"
     names = [f.attr for f in fields]
 
     def wrong(want, x, i=None):
@@ -267,11 +290,26 @@ def _enc_struct(spec: GoType):
 
     namespace = {"cls": cls, "put_uint": put_uint, "Mismatch": Mismatch, "wrong": wrong, "names": names,
                  "out_of_range": out_of_range, "missing": missing, "as_int": as_int,
-                 "plans": [_plan(f.spec) for f in fields]}
+                 "plans": [_plan(f.spec) for f in fields], "unwritten": _unwritten, "put_length": _put_length}
     exec(compile(source, f"<gob plan for struct {cls.__name__}>", "exec"), namespace)
     plan = namespace["enc_struct"]
-    plan.source = source
+    plan.source, plan.write_message = source, namespace["write_message"]
     return plan
+
+
+def _unwritten(out: bytearray, mark: int, e: BaseException, name: str) -> BaseException:
+    """A message that failed half-way: nothing of it is left in ``out``; the error to raise."""
+    del out[mark:]
+    if isinstance(e, Mismatch):
+        return GobError(f"gob: cannot encode {e.where(name)}: {e.detail}")
+    return e
+
+
+def _put_length(out: bytearray, mark: int, n: int) -> None:
+    """A message of 128 bytes or more: its length takes more than the one byte saved at ``mark``."""
+    length = bytearray()
+    put_uint(length, n)
+    out[mark:mark + 1] = length
 
 
 GENERATE_UP_TO = 32  # fields; a wider struct gets the table-driven plan below
@@ -349,62 +387,94 @@ class Encoder:
     def __init__(self, package: str = "main"):
         self.package = package
         self._types: dict[GoType, WireType] = {}  # types defined on this stream (ordered, for rollback)
-        self._starts: dict[GoType, tuple] = {}  # each type's message start (its id) and plan, found once
+        self._writers: dict = {}  # GoType -> how its value messages are written (see _writer)
+        self._by_key: dict = {}  # annotation, or a class that decides its Go type -> the same writers
         self._next_id = FIRST_USER_ID
 
     def encode(self, value, type=None) -> bytes:
         """All messages for ``value``: any new type definitions, then the value."""
         out = bytearray()
         self.encode_into(out, value, type)
-        return bytes(out)
+        return b"" + out  # (bytes, as bytes(out) would give: quicker)
 
     def encode_into(self, out: bytearray, value, type=None) -> None:
         """``encode``, appending to ``out``; on failure ``out`` and the stream are as they were."""
+        key = value.__class__ if type is None else type
+        try:  # the usual case: a type sent before, found by its annotation (or the value's class)
+            write = self._by_key.get(key)
+        except TypeError:  # an unhashable annotation
+            write, key = None, None
+        if write is not None:
+            return write(out, value)
         spec = infer_go_type(value) if type is None or type is Any or type is object else go_type(type)
-        if spec.builtin_id or spec in self._types:  # the usual case: nothing new to describe
-            return self._message(out, spec, value)
+        write = self._writers.get(spec)
+        if write is not None:  # the type is described already
+            # (a class stands for its Go type only if that is all infer_go_type looks at)
+            if key is not None and key is not Any and key is not object and \
+                    (type is not None or _BY_TYPE.get(key) is spec):
+                self._by_key[key] = write
+            return write(out, value)
+        if spec.builtin_id or spec in self._types:  # nothing new to describe
+            return self._writer(spec)(out, value)
         saved, size = self.checkpoint(), len(out)
         try:
             new: list[WireType] = []
             self._type_id(spec, spec.name, new)
             for t in new:
                 out += definition(t)
-            self._message(out, spec, value)
+            self._writer(spec)(out, value)
         except BaseException:
             self.rollback(saved)  # nothing is sent, so the peer learns no types
             del out[size:]
             raise
 
-    def _message(self, out: bytearray, spec: GoType, value) -> None:
-        """One value message: length, type id, then the value."""
-        try:
-            start, plan = self._starts[spec]
-        except KeyError:  # the message's first bytes are the same every time: the type id...
-            start = bytearray()
-            put_int(start, spec.builtin_id or self._types[spec].id)
-            if spec.kind != "struct":
-                start.append(0)  # ... and for a value that is not a struct, field 0 of one ("singleton")
-            start, plan = self._starts[spec] = bytes(start), _plan(spec)
-        message = bytearray(start)
-        try:
-            plan(message, value)
-        except Mismatch as e:
-            raise GobError(f"gob: cannot encode {e.where(spec.name or spec.go_string())}: {e.detail}") from None
-        n = len(message)
-        if n < 0x80:  # (put_uint, inline: most messages are short)
-            out.append(n)
-        else:
-            put_uint(out, n)
-        out += message
+    def writer(self, spec: GoType):
+        """``write(out, value)``, which appends one value message of ``spec`` (no definitions): for
+        a caller that sends one type over and over.  None until the type's definition is sent."""
+        return self._writers.get(spec)
+
+    def _writer(self, spec: GoType):
+        """The function that writes one value message of ``spec``: length, type id, then the value.
+
+        All but the value is the same every time, so it is worked out once per type and stream.
+        The message is written straight into ``out`` behind a one-byte length, which is filled
+        in at the end (a message of 128 bytes or more has a longer length: it is put in then).
+        """
+        start = bytearray(1)  # the length's place
+        put_int(start, spec.builtin_id or self._types[spec].id)
+        if spec.kind != "struct":
+            start.append(0)  # a value that is not a struct is field 0 of one ("singleton")
+        start, plan, name = bytes(start), _plan(spec), spec.name or spec.go_string()
+
+        def write(out: bytearray, value) -> None:
+            mark = len(out)
+            out += start
+            try:
+                plan(out, value)
+            except BaseException as e:
+                error = _unwritten(out, mark, e, name)
+                if error is e:
+                    raise
+                raise error from None
+            n = len(out) - mark - 1
+            if n < 0x80:  # most messages are short: the length is the one byte saved for it
+                out[mark] = n
+            else:
+                _put_length(out, mark, n)
+        if hasattr(plan, "write_message"):  # a generated struct plan frames its own messages
+            write = functools.partial(plan.write_message, start, name)
+        self._writers[spec] = write
+        return write
 
     def checkpoint(self):
         """The stream state, for ``rollback`` when encoded bytes end up not being sent."""
         return len(self._types), self._next_id  # _types only ever grows
 
     def rollback(self, saved) -> None:
+        self._by_key.clear()
         for spec in list(self._types)[saved[0]:]:
             del self._types[spec]
-            self._starts.pop(spec, None)
+            self._writers.pop(spec, None)
         self._next_id = saved[1]
 
     def _type_id(self, spec: GoType, name: str, new: list) -> int:
