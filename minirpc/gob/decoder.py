@@ -238,26 +238,13 @@ def _generate_struct_op(slots: list[tuple[int, Any]], build: "_Builder", max_dep
                  f"        value = cls({', '.join(args)})",
                  "    except (TypeError, ValueError) as e:  # e.g. the class's own __post_init__ check",
                  '        raise GobError(f"gob: cannot build {cls.__name__}: {e}") from None'])]
-    # Two functions: the op, and ``read_message`` for the struct as a whole message (the reader
-    # Decoder.reader returns), which also checks that the message ends where the struct does.
-    source = "\n".join(line.rstrip() for line in [
-        "def op_struct(data, pos, depth):", *lines, "    return value, pos",
-        "",
-        "def read_message(data, pos):",
-        "    try:",
-        "        value, pos = op_struct(data, pos, 0)",
-        "    except IndexError:",
-        '        raise GobError("gob: message is shorter than its contents (truncated data)") from None',
-        "    except RecursionError:",
-        '        raise GobError("gob: invalid nesting depth") from None',
-        "    if pos != len(data):",
-        '        raise GobError("gob: extra data after value")',
-        "    return value"]) + "\n"
+    source = "\n".join(line.rstrip() for line in ["def op_struct(data, pos, depth):", *lines,
+                                                   "    return value, pos"]) + "\n"
     namespace = {"get_uint": get_uint, "GobError": GobError, "max_depth": max_depth, "build": build,
                  "cls": build.cls, "template": tuple(build.template), "ops": [op for _, op in slots]}
     exec(compile(source, f"<gob op for struct {name}>", "exec"), namespace)
     op = namespace["op_struct"]
-    op.source, op.read_message = source, namespace["read_message"]
+    op.source = source
     return op
 
 
@@ -490,9 +477,6 @@ class Decoder:
             if local and on_wire and not local & on_wire:
                 raise GobError(f"gob: type mismatch: no fields matched compiling decoder for {spec.name}")
         singleton = not is_struct  # a value that is not a struct travels as field 0 of an unnamed struct
-        if hasattr(op, "read_message"):  # a generated struct op reads its whole message itself
-            return op.read_message
-
         def read(data: bytes, pos: int):
             try:
                 if singleton:

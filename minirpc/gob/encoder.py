@@ -9,7 +9,6 @@ walk over prebuilt functions rather than a fresh look at the dataclass.
 
 from __future__ import annotations
 
-import functools
 import struct
 import threading
 from typing import Any
@@ -245,26 +244,7 @@ def _enc_struct(spec: GoType):
         if not f.optional:  # zero values are left out; None only where Optional[...] says so
             lines += ["    elif x is None:", f"        raise missing({i})"]
     lines.append("    out.append(0)  # the end of the struct")
-    # Two functions from those lines: the plan, and ``write_message`` for the struct as a whole
-    # message on a stream (the Encoder's writer): the same lines between the message's framing,
-    # so that sending a struct is one call.  ``start`` is the length's place and the type id.
-    source = "\n".join(["def enc_struct(out, v):", *lines,
-                        "",
-                        "def write_message(start, name, out, v):",
-                        "    mark = len(out)",
-                        "    out += start",
-                        "    try:",
-                        *["    " + line for line in lines],
-                        "    except BaseException as e:",
-                        "        error = unwritten(out, mark, e, name)",
-                        "        if error is e:",
-                        "            raise",
-                        "        raise error from None",
-                        "    n = len(out) - mark - 1",
-                        "    if n < 0x80:  # most messages are short: the length is the one byte saved for it",
-                        "        out[mark] = n",
-                        "    else:",
-                        "        put_length(out, mark, n)"]) + "\n"
+    source = "\n".join(["def enc_struct(out, v):", *lines]) + "\n"
     names = [f.attr for f in fields]
 
     def wrong(want, x, i=None):
@@ -290,19 +270,11 @@ def _enc_struct(spec: GoType):
 
     namespace = {"cls": cls, "put_uint": put_uint, "Mismatch": Mismatch, "wrong": wrong, "names": names,
                  "out_of_range": out_of_range, "missing": missing, "as_int": as_int,
-                 "plans": [_plan(f.spec) for f in fields], "unwritten": _unwritten, "put_length": _put_length}
+                 "plans": [_plan(f.spec) for f in fields]}
     exec(compile(source, f"<gob plan for struct {cls.__name__}>", "exec"), namespace)
     plan = namespace["enc_struct"]
-    plan.source, plan.write_message = source, namespace["write_message"]
+    plan.source = source
     return plan
-
-
-def _unwritten(out: bytearray, mark: int, e: BaseException, name: str) -> BaseException:
-    """A message that failed half-way: nothing of it is left in ``out``; the error to raise."""
-    del out[mark:]
-    if isinstance(e, Mismatch):
-        return GobError(f"gob: cannot encode {e.where(name)}: {e.detail}")
-    return e
 
 
 def _put_length(out: bytearray, mark: int, n: int) -> None:
@@ -451,18 +423,17 @@ class Encoder:
             out += start
             try:
                 plan(out, value)
-            except BaseException as e:
-                error = _unwritten(out, mark, e, name)
-                if error is e:
-                    raise
-                raise error from None
+            except Mismatch as e:  # nothing of a message that failed half-way is left in out
+                del out[mark:]
+                raise GobError(f"gob: cannot encode {e.where(name)}: {e.detail}") from None
+            except BaseException:
+                del out[mark:]
+                raise
             n = len(out) - mark - 1
             if n < 0x80:  # most messages are short: the length is the one byte saved for it
                 out[mark] = n
             else:
                 _put_length(out, mark, n)
-        if hasattr(plan, "write_message"):  # a generated struct plan frames its own messages
-            write = functools.partial(plan.write_message, start, name)
         self._writers[spec] = write
         return write
 
