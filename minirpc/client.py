@@ -27,6 +27,20 @@ no wake-ups, and a server that hangs up is noticed before the next call.  A
 synchronous call's reply sends it back to sleep, so that the next synchronous
 caller reads for itself again.
 
+Who writes the requests?  The caller, at once -- except a ``go`` call started
+while others are in flight.  That request is kept back, and a background
+*writer* thread sends all that were kept, in one write, as soon as it runs:
+under the GIL that is when the caller next waits (or after
+``sys.getswitchinterval()``, 5 ms, of the caller's running).  A synchronous
+call, which may read its own reply, is never kept back: it writes what was
+kept first, then its own request.
+It is Nagle's rule without his timer: a lone call never waits, a stream of
+``go`` calls costs one system call per burst instead of one per request,
+and the server reads the burst in one go too.  (Go writes each request as it
+comes: to Go a write is cheap next to the rest of a call; here a system call
+and a server wake-up per request are a large part of it.)  Only a codec
+with ``queue_request`` and ``flush`` can keep requests back (``minirpc.codec``).
+
 When the connection breaks, every pending call fails with Go's text:
 ``unexpected EOF`` when the server hung up, ``reading body ...`` when it
 hung up (or sent garbage) between a reply's header and its body; later calls
@@ -137,7 +151,9 @@ class Client:
 
     def __init__(self, codec: Any):
         self.codec = codec
-        self._sending = threading.Lock()  # one request (header + body) through the codec at a time
+        self._sending = threading.Lock()  # one request (header + body) through the codec at a time; protects _held
+        self._held: list[Call] = []  # calls whose requests the codec keeps back, for the writer to flush
+        self._queue = getattr(codec, "queue_request", None) if callable(getattr(codec, "flush", None)) else None
         self._reading = threading.Lock()  # held by the one thread reading replies now
         self._lock = threading.Lock()  # protects everything below
         self._wake = threading.Condition(self._lock)  # for the pump and the timer threads
@@ -148,6 +164,10 @@ class Client:
         self._pump: threading.Thread | None = None
         self._pump_wanted = False  # calls wait for a reader: the pump must (go on) read
         self._pump_idle = False  # the pump waits on _wake, and nobody has woken it yet
+        self._writer: threading.Thread | None = None
+        self._flush_wanted = False  # requests wait in the codec: the writer must (go on) flush
+        self._writer_idle = False  # the writer waits on _flush_due, and nobody has woken it yet
+        self._flush_due = threading.Condition(self._lock)  # for the writer
         self._timer: threading.Thread | None = None
         self._deadlines: list[tuple[float, int, Call, float]] = []  # a heap: (deadline, seq, call, timeout)
 
@@ -192,12 +212,52 @@ class Client:
                 self._pending[call.seq] = call
                 if want_reader:
                     self._want_reader_locked()
+                # kept back: a go() call while others are in flight (or kept back)
+                later = self._queue is not None and want_reader and bool(self._held or len(self._pending) > 1)
+                if later:
+                    self._want_writer_locked()  # (it flushes once we let go of _sending)
             try:
-                self.codec.write_request(Request(call.service_method, call.seq), call.args)
+                if later:
+                    self._queue(Request(call.service_method, call.seq), call.args)
+                    self._held.append(call)
+                else:
+                    if self._held:  # (a synchronous call behind some kept back: they go first)
+                        self._flush_held()
+                    self.codec.write_request(Request(call.service_method, call.seq), call.args)
             except Exception as e:  # e.g. args the codec cannot encode; Go returns it as is
                 self._forget(call)
                 call._settle(error=e)
         return call
+
+    def _want_writer_locked(self) -> None:
+        self._flush_wanted = True
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._writer_loop, name="minirpc-client-writer", daemon=True)
+            self._writer.start()
+        elif self._writer_idle:
+            self._writer_idle = False
+            self._flush_due.notify()
+
+    def _writer_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not (self._flush_wanted or self._closing or self._broken):
+                    self._writer_idle = True
+                    self._flush_due.wait()
+                self._writer_idle = self._flush_wanted = False
+                if self._closing or self._broken:
+                    return  # (the calls still held fail with the rest)
+            with self._sending:
+                self._flush_held()
+
+    def _flush_held(self) -> None:  # (called holding _sending)
+        held, self._held = self._held, []
+        try:
+            self.codec.flush()
+        except Exception as e:  # these requests were not written: their calls fail, as in Go
+            for call in held:
+                self._forget(call)
+                call._settle(error=e)
 
     def _forget(self, call: Any) -> None:
         with self._lock:
@@ -281,6 +341,7 @@ class Client:
             calls, self._pending = list(self._pending.values()), {}
             closing = self._closing
             self._wake.notify_all()
+            self._flush_due.notify()
         if call is not None:
             calls.append(call)  # its header was read: it is no longer pending, but it is not done
         error = ShutdownError() if closing else ConnectionLost.because(cause, header_read)
@@ -343,8 +404,9 @@ class Client:
                 raise ShutdownError()
             self._closing = True
             self._wake.notify_all()
+            self._flush_due.notify()
         self.codec.close()  # wakes a reader blocked on the socket
-        for thread in (self._pump, self._timer):
+        for thread in (self._pump, self._writer, self._timer):
             if thread is not None and thread is not threading.current_thread():
                 thread.join()
         self._fail_all(ShutdownError())

@@ -26,6 +26,12 @@ The contract, as Go's documentation has it and as every caller here keeps it:
   ``BodyError`` when the body was read whole but does not fit ``type``: the
   stream is still in step, so the caller carries on.
 
+A client codec may offer two more methods, and minirpc's own do:
+``queue_request(Request, body)`` encodes a request and keeps it back, and
+``flush()`` writes all that was kept, in order, in one write.  The client
+uses them to send requests started back to back together (the client's
+module doc says when); a codec without them gets one write per request.
+
 minirpc's own codecs are a *format* (``minirpc.format``: sans-IO, bytes in,
 messages out) on a ``Stream`` (``minirpc.stream``: the socket).  You can plug
 in a format of your own (a ``WireFormat``), or a whole codec of your own: any
@@ -101,7 +107,13 @@ class StreamClientCodec:
         self._message: Message | None = None  # the response whose header was read last
 
     def write_request(self, request: Request, body: Any) -> None:
-        self.stream.send(request, body)
+        self.stream.send(request, body)  # (behind any request kept back: the order is kept)
+
+    def queue_request(self, request: Request, body: Any) -> None:
+        self.stream.send(request, body, later=True)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
     def read_response_header(self) -> Response:
         self._message = self.stream.read_message()

@@ -22,8 +22,11 @@ What the stream owns:
 * **blocking or not** -- a blocking stream's ``send`` writes everything (a
   client); a non-blocking one's writes what the socket takes now and keeps the
   rest in ``outbox`` for ``flush()`` (the server, which must never wait on a
-  client that does not read); ``cork()`` holds messages back so that several
-  go out in one write at ``uncork()``;
+  client that does not read);
+* **several messages in one write** -- ``send(..., later=True)`` only adds the
+  message to ``outbox``, for the next ``flush()`` (a client's requests started
+  back to back); ``cork()`` holds every message back until ``uncork()`` (a
+  server's replies to a batch).  A message sent now goes after those waiting;
 * **deadlines** -- ``read_message(deadline)`` gives up when time runs out;
 * **taps** -- callables told of every whole message read or sent, with its
   exact bytes: the wire tap of the lessons is one;
@@ -101,39 +104,40 @@ class Stream:
 
     # -- writing (any thread)
 
-    def send(self, header: Any, body: Any, body_type: Any = None) -> int:
+    def send(self, header: Any, body: Any, body_type: Any = None, *, later: bool = False) -> int:
         """Encode one message and write it; return the bytes left waiting in ``outbox``.
 
+        ``later=True`` only adds it to ``outbox``, to go with the next ``flush()``.
         If the body cannot be encoded the format raises and nothing is written."""
         with self.send_lock:
             data = self.format.encode(header, body, body_type)
             for tap in self.taps:
                 tap("out", header, data)
-            return self._write(data)
+            return self._write(data, later)
 
     def send_bytes(self, data: bytes) -> int:
         """Write bytes that are already a whole message (the lossy network forwards such)."""
         with self.send_lock:
             return self._write(data)
 
-    def _write(self, data: bytes) -> int:
+    def _write(self, data: bytes, later: bool = False) -> int:
         if self.closed:
             raise OSError("stream is closed")
-        if self.blocking:
-            self.sock.sendall(data)
-            return 0
         if self.corks:  # held back, to go out with the others (uncork sends them)
             self.outbox += data
             return 0
-        if not self.outbox:  # usually all of it goes at once
-            try:
-                sent = self.sock.send(data)
-            except WOULD_BLOCK:
-                sent = 0
-            if sent == len(data):
-                return 0
-            data = memoryview(data)[sent:]
-        self.outbox += data
+        if later or self.outbox:  # (behind what waits already: the order is kept)
+            self.outbox += data
+            return len(self.outbox) if later or not self.blocking else self._flush()
+        if self.blocking:
+            self.sock.sendall(data)
+            return 0
+        try:  # usually all of it goes at once
+            sent = self.sock.send(data)
+        except WOULD_BLOCK:
+            sent = 0
+        if sent < len(data):
+            self.outbox += memoryview(data)[sent:]
         return len(self.outbox)
 
     def cork(self) -> None:
@@ -148,17 +152,25 @@ class Stream:
         return self.flush()
 
     def flush(self) -> int:
-        """Write what the socket takes now from ``outbox``; return what is left."""
+        """Write what waits in ``outbox``: all of it on a blocking stream, else what the
+        socket takes now; return what is left."""
         with self.send_lock:
-            if self.corks:
-                return 0
-            while self.outbox:
-                try:
-                    sent = self.sock.send(self.outbox)
-                except WOULD_BLOCK:
-                    break
-                del self.outbox[:sent]
-            return len(self.outbox)
+            return self._flush()
+
+    def _flush(self) -> int:
+        if self.corks or not self.outbox:
+            return 0
+        if self.blocking:
+            self.sock.sendall(self.outbox)
+            self.outbox.clear()
+            return 0
+        while self.outbox:
+            try:
+                sent = self.sock.send(self.outbox)
+            except WOULD_BLOCK:
+                break
+            del self.outbox[:sent]
+        return len(self.outbox)
 
     # -- closing
 
