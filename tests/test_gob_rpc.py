@@ -205,3 +205,38 @@ def test_steady_state_messages_match_a_fresh_encoder_and_long_ones_get_long_leng
     with pytest.raises(GobError, match="Request.seq"):
         client.encode(Request("Arith.Add", -1), Args(1, 2))
     assert client.encode(Request("Arith.Add", 3), Args()) == b"\x10\xff\x82\x01\x09Arith.Add\x01\x03\x00\x03\xff\x84\x00"
+
+
+HEADER_SEQS = [0, 1, 2, 127, 128, 255, 256, 65535, 65536, 1 << 32, (1 << 64) - 1]
+HEADER_METHODS = ["", "A.B", "Arith.Add", "Ünïcødé.Méthod", "S.\udcff", "S." + "m" * 100, "S." + "m" * 110,
+                  "S." + "m" * 130]
+
+
+@pytest.mark.parametrize("method", HEADER_METHODS, ids=lambda m: f"{len(m)} chars")
+def test_request_headers_from_the_kept_bytes_match_the_encoders_writer(method):
+    client, expected = gob.FORMAT.client(1 << 20), gob.Encoder()
+    client.encode(Request("Warm.Up", 1), Args(1, 2))
+    expected.encode(Request("Warm.Up", 1)), expected.encode(Args(1, 2))
+    for seq in HEADER_SEQS * 2:  # (the second time round, from the bytes kept for the method)
+        assert client.encode(Request(method, seq), Args(1, 2)) == \
+            expected.encode(Request(method, seq)) + expected.encode(Args(1, 2)), seq
+
+
+@pytest.mark.parametrize("method", HEADER_METHODS, ids=lambda m: f"{len(m)} chars")
+def test_response_headers_from_the_kept_bytes_match_the_encoders_writer(method):
+    server, expected = gob.FORMAT.server(1 << 20), gob.Encoder()
+    server.encode(Response("Warm.Up", 1), 3)
+    expected.encode(Response("Warm.Up", 1)), expected.encode(3)
+    for seq in HEADER_SEQS * 2:
+        for error, body in (("", 3), ("boom", gob.rpc.InvalidRequest())):
+            assert server.encode(Response(method, seq, error), 3) == \
+                expected.encode(Response(method, seq, error)) + expected.encode(body), (seq, error)
+
+
+def test_a_format_keeps_header_bytes_for_a_bounded_number_of_methods():
+    server, client = gob.FORMAT.server(1 << 20), gob.FORMAT.client(1 << 20)
+    for i in range(gob.rpc.MAX_HEADS + 100):
+        client.receive_data(server.encode(Response(f"S.M{i}", i + 1), i))
+        message = client.next_message()
+        assert (message.header, client.decode_body(message, int)) == (Response(f"S.M{i}", i + 1), i)
+    assert len(server._heads) == gob.rpc.MAX_HEADS

@@ -14,6 +14,13 @@ class names and their fields' Go names (``ServiceMethod``, ``Seq``, ``Error``)
 are inside the type definitions, so our bytes are identical to Go's.  A side's
 header type never changes, so once its definition is out (or in) the format keeps
 the encoder's writer (the decoder's reader) for it rather than look it up per message.
+
+A header's message changes from call to call only in ``Seq`` when ``Error`` is
+empty, as it nearly always is.  So the format keeps, per service method, the
+bytes the encoder's writer gave before ``Seq`` and writes only ``Seq`` and the
+end of the struct itself (``_head``) -- as the JSON format keeps the text
+before the body.  A header with ``Seq`` 0 (left out, as zero fields are) or
+an ``Error`` goes through the writer.
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ from typing import Any
 from ..errors import BodyError, GobError, ProtocolError, TruncatedMessage
 from ..format import DEFAULT_MAX_MESSAGE, NEED_DATA, Message, Request, Response, WireFormat
 from .decoder import Decoder
-from .encoder import Encoder
+from .encoder import Encoder, put_uint
 from .types import go_type
 
 __all__ = ["ServerFormat", "ClientFormat", "FORMAT"]
 _NONE = type(None)
+_UNKNOWN = object()
+MAX_HEADS = 256  # service methods whose header bytes a format keeps (a server's are its methods)
 
 
 @dataclass
@@ -47,6 +56,7 @@ class _GobFormat:
         self._decoder = Decoder(max_message=max_message)
         self._encoder = Encoder()
         self._write_header: Any = None  # the encoder's writer for _writes, once that type is defined
+        self._heads: dict[str, bytes | None] = {}  # service method -> its header's bytes before Seq (_head)
         self.receive_data = self._decoder.feed
         self._header_id, self._read_header = None, None  # the peer's header type, and its reader
         # the message being read: its header once decoded, and its frames so far
@@ -111,8 +121,23 @@ class _GobFormat:
         """The header's message then the body's; if the body cannot be encoded, nothing changes
         (the header may have defined its type: that is undone too)."""
         out = bytearray()
-        if type(header) is self._writes and self._write_header is not None:
-            self._write_header(out, header)  # the usual case: the header's type is known, nothing to undo
+        if type(header) is self._writes and self._write_header is not None:  # the usual case: nothing to undo
+            seq, method, head = header.seq, header.service_method, None
+            if type(seq) is int and 0 < seq < 1 << 64 and type(method) is str and \
+                    (self._writes is Request or not header.error):
+                head = self._heads.get(method, _UNKNOWN)
+                if head is _UNKNOWN:
+                    head = self._head(header)
+            if head is not None:  # the message's length, the bytes kept, Seq, the end of the struct
+                out += head
+                if seq < 0x80:
+                    out.append(seq)
+                else:
+                    put_uint(out, seq)
+                out.append(0)
+                out[0] = len(out) - 1
+            else:
+                self._write_header(out, header)
             self._encoder.encode_into(out, body, body_type)
             return b"" + out  # (bytes: quicker than bytes(out))
         saved = self._encoder.checkpoint()
@@ -124,6 +149,17 @@ class _GobFormat:
             raise
         self._write_header = self._encoder.writer(go_type(self._writes))  # the same every time from now on
         return b"" + out
+
+    def _head(self, header: Any) -> bytes | None:
+        """The first bytes of ``header``'s message, up to its ``Seq``, as the writer writes them:
+        a length byte (to be filled in), the type id, ``ServiceMethod``, and ``Seq``'s field delta.
+        None if the message may be 128 bytes or more (a longer length) or too many are kept."""
+        out = bytearray()
+        self._write_header(out, type(header)(header.service_method, 1))  # ... Seq's delta, Seq = 1, the end: 01 01 00
+        head = bytes(out[:-2]) if len(out) < 0x80 - 10 else None  # (room for the longest Seq, 9 bytes)
+        if len(self._heads) < MAX_HEADS:
+            self._heads[header.service_method] = head
+        return head
 
     def _check_http(self) -> None:
         """gob bytes never start with "HTTP/": a stream that does is an HTTP server talking."""
