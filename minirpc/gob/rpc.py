@@ -130,8 +130,10 @@ class _GobFormat:
                     head = self._head(header)
             if head is not None:  # the message's length, the bytes kept, Seq, the end of the struct
                 out += head
-                if seq < 0x80:
+                if seq < 0x80:  # (put_uint's cases, the short ones in place)
                     out.append(seq)
+                elif seq < 0x10000:
+                    out += (seq | 0xFF00).to_bytes(2, "big") if seq < 0x100 else (seq | 0xFE0000).to_bytes(3, "big")
                 else:
                     put_uint(out, seq)
                 out.append(0)
