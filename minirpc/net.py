@@ -127,11 +127,17 @@ def tune(sock: socket.socket) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), KEEPALIVE_SECONDS)
 
 
-def close(sock: Any) -> None:
-    """Close a socket so that a thread blocked reading it wakes up (``close`` alone
-    does not wake it on Linux; ``shutdown`` does).  Safe twice, from any thread."""
+def shutdown(sock: Any) -> None:
+    """Shut both directions, so that a thread blocked reading the socket, or writing to
+    a peer that does not read, wakes up (``close`` alone does not wake it on Linux).
+    Safe twice, from any thread."""
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except (OSError, ValueError):
         pass  # already closed, or never connected
+
+
+def close(sock: Any) -> None:
+    """``shutdown``, then close.  Safe twice, from any thread."""
+    shutdown(sock)
     sock.close()

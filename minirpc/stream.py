@@ -30,7 +30,8 @@ What the stream owns:
 * **deadlines** -- ``read_message(deadline)`` gives up when time runs out;
 * **taps** -- callables told of every whole message read or sent, with its
   exact bytes: the wire tap of the lessons is one;
-* **close** -- idempotent, and it wakes a thread blocked reading.
+* **close** -- idempotent, and it wakes a thread blocked reading, or writing
+  to a peer that does not read.
 
 TLS is a socket like any other here (``ssl.SSLSocket``); its handshake is done
 by whoever makes the socket (``net``, the server's accept path).
@@ -175,7 +176,9 @@ class Stream:
     # -- closing
 
     def close(self) -> None:
-        """Close the socket, waking a reader blocked on it; safe to call twice."""
+        """Close the socket, waking a reader blocked on it and a writer blocked on a peer
+        that does not read (which holds ``send_lock`` meanwhile); safe to call twice."""
+        net.shutdown(self.sock)
         with self.send_lock:
             self.closed = True
             self.outbox.clear()

@@ -9,6 +9,7 @@ import json
 import socket
 import sys
 import threading
+import time
 
 import pytest
 
@@ -132,6 +133,26 @@ def test_a_synchronous_call_behind_a_failed_write_fails_rather_than_waits(codec)
         assert isinstance(raised[0], BrokenPipeError)
         assert isinstance(kept.exception(DEADLINE), BrokenPipeError)
     caller.join()
+    b.close()
+
+
+def test_closing_a_client_wakes_a_caller_blocked_writing_to_a_peer_that_does_not_read(codec):
+    a, b = socket.socketpair()  # nobody reads b
+    client = minirpc.new_client(a, codec)
+    calls = []
+    caller = threading.Thread(target=lambda: calls.append(client.go("X.Y", "x" * (8 << 20))), daemon=True)
+    caller.start()  # (8 MiB: far more than the socket's buffers hold, so its write blocks)
+    deadline = time.monotonic() + DEADLINE
+    while not client.codec.stream.send_lock.locked() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    closer = threading.Thread(target=client.close, daemon=True)
+    closer.start()
+    closer.join(DEADLINE)
+    caller.join(DEADLINE)
+    assert not closer.is_alive(), "close() waits for a write that can never finish"
+    assert not caller.is_alive()
+    # the call fails: its write, on a socket shut, or (if close() got there first) as Go's pending calls do
+    assert isinstance(calls[0].exception(DEADLINE), (OSError, minirpc.ShutdownError))
     b.close()
 
 
