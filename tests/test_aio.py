@@ -763,3 +763,51 @@ def test_the_module_docstrings_tutorial_runs_as_written(capsys):
     tutorial = aio.__doc__.split("::\n\n", 1)[1].split("\n\n" + "The bytes", 1)[0]
     exec(compile(textwrap.dedent(tutorial), "minirpc.aio tutorial", "exec"), {})
     assert capsys.readouterr().out == "56\n[30, 10, 20]\n"
+
+
+def recorded_writes(client) -> list[bytes]:
+    """Record every write the client makes to its transport from now on."""
+    writes, write = [], client._writer.write
+
+    def recording(data):
+        writes.append(bytes(data))
+        write(data)
+
+    client._writer.write = recording
+    return writes
+
+
+@on_loop
+async def test_a_lone_go_call_is_written_before_go_returns(codec):
+    async with served(codec) as (client, _, _):
+        writes = recorded_writes(client)
+        call = client.go("Arith.Add", Args(1, 2))
+        assert len(writes) == 1
+        assert await call == 3
+
+
+@on_loop
+async def test_go_calls_started_back_to_back_leave_in_one_write_in_order(codec):
+    async with served(codec) as (client, _, _):
+        writes = recorded_writes(client)
+        calls = [client.go("Arith.Add", Args(i, 1)) for i in range(50)]
+        assert len(writes) == 1  # the first; the other 49 wait for the loop's next turn
+        assert await asyncio.gather(*calls) == [i + 1 for i in range(50)]
+        assert len(writes) == 2
+        fmt = aio._wire_format(codec).server(1 << 20)  # (the JSON server renumbers: count the methods)
+        fmt.receive_data(b"".join(writes))
+        bodies = []
+        while (message := fmt.next_message()) is not NEED_DATA:
+            bodies.append(fmt.decode_body(message, Args).A)
+        assert bodies == list(range(50))
+
+
+@on_loop
+async def test_requests_waiting_for_the_next_turn_are_dropped_when_the_client_closes(codec):
+    async with served(codec) as (client, _, _):
+        first = client.go("Arith.Add", Args(1, 1))
+        waiting = client.go("Arith.Add", Args(2, 2))
+        await client.close()
+        for call in (first, waiting):
+            with pytest.raises(ShutdownError):
+                await call
