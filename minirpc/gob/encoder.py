@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import GobError
 from ..values import FLOAT32_MAX
-from .types import _BY_TYPE, FIRST_USER_ID, GoType, Mismatch, WireType, go_type, infer_go_type
+from .types import FIRST_USER_ID, GoType, Mismatch, WireType, class_go_type, go_type, infer_go_type
 
 # ---------------------------------------------------------------- numbers
 
@@ -383,7 +383,7 @@ class Encoder:
         if write is not None:  # the type is described already
             # (a class stands for its Go type only if that is all infer_go_type looks at)
             if key is not None and key is not Any and key is not object and \
-                    (type is not None or _BY_TYPE.get(key) is spec):
+                    (type is not None or class_go_type(key) is spec):
                 self._by_key[key] = write
             return write(out, value)
         if spec.builtin_id or spec in self._types:  # nothing new to describe

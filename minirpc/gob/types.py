@@ -199,6 +199,14 @@ def go_type(tp) -> GoType:
     return spec
 
 
+def class_go_type(cls) -> GoType | None:
+    """The Go type of every value of class ``cls``, when the class alone decides it (a scalar,
+    a dataclass); None when it does not (a list, tuple or dict: their elements decide)."""
+    if cls in _SIMPLE or dataclasses.is_dataclass(cls):
+        return go_type(cls)
+    return None
+
+
 def infer_go_type(value) -> GoType:
     """The Go type for a plain value when no annotation was given."""
     t = type(value)
