@@ -36,7 +36,9 @@ call, which may read its own reply, is never kept back: it writes what was
 kept first, then its own request.
 It is Nagle's rule without his timer: a lone call never waits, a stream of
 ``go`` calls costs one system call per burst instead of one per request,
-and the server reads the burst in one go too.  (Go writes each request as it
+and the server reads the burst in one go too.  A long burst is cut every
+``MAX_HELD`` requests, written by the caller: its first requests do not wait
+for its last, and a server on another core starts on them meanwhile.  (Go writes each request as it
 comes: to Go a write is cheap next to the rest of a call; here a system call
 and a server wake-up per request are a large part of it.)  Only a codec
 with ``queue_request`` and ``flush`` can keep requests back (``minirpc.codec``).
@@ -67,6 +69,9 @@ from .errors import (BodyError, CallCancelled, CallTimeout, ConnectionLost, Serv
                      TruncatedMessage)
 from .format import DEFAULT_MAX_MESSAGE, Request
 from .registry import signatures
+
+
+MAX_HELD = 32  # requests kept back for one write, at most: then the caller writes them itself
 
 
 class Call(futures.Future):
@@ -220,6 +225,8 @@ class Client:
                 if later:
                     self._queue(Request(call.service_method, call.seq), call.args)
                     self._held.append(call)
+                    if len(self._held) >= MAX_HELD:  # a long burst: the caller writes these now
+                        self._flush_held()
                 else:
                     if self._held:  # (a synchronous call behind some kept back: they go first)
                         self._flush_held()

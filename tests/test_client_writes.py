@@ -91,6 +91,28 @@ def test_go_calls_started_back_to_back_leave_in_fewer_writes_than_calls(recorded
     assert "minirpc-client-writer" in {name for name, _ in sock.writes}
 
 
+def requests_per_write(codec: str, writes: list[tuple[str, bytes]]) -> list[int]:
+    """How many whole requests each write carried (a write never splits one)."""
+    fmt, counts = wire_format(codec).server(1 << 20), []
+    for _, data in writes:
+        fmt.receive_data(data)
+        counts.append(0)
+        while fmt.next_message() is not NEED_DATA:
+            counts[-1] += 1
+    return counts
+
+
+def test_a_long_burst_leaves_in_writes_of_at_most_max_held_requests(recorded, codec, long_switch_interval):
+    client, sock = recorded
+    n = 1 + 5 * minirpc.client.MAX_HELD
+    calls = [client.go("Arith.Add", Args(i, 1)) for i in range(n)]
+    assert [c.result(DEADLINE) for c in calls] == [i + 1 for i in range(n)]
+    counts = requests_per_write(codec, sock.writes)
+    assert sum(counts) == n
+    assert max(counts) <= minirpc.client.MAX_HELD
+    assert len(counts) < n // 4  # (and still far fewer writes than requests)
+
+
 def test_requests_kept_back_leave_in_the_order_they_were_started(recorded, codec):
     client, sock = recorded
     calls = [client.go("Arith.Add", Args(i, 1)) for i in range(200)]
