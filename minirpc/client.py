@@ -31,17 +31,18 @@ Who writes the requests?  The caller, at once -- except a ``go`` call started
 while others are in flight.  That request is kept back, and a background
 *writer* thread sends all that were kept, in one write, as soon as it runs:
 under the GIL that is when the caller next waits (or after
-``sys.getswitchinterval()``, 5 ms, of the caller's running).  A synchronous
-call, which may read its own reply, is never kept back: it writes what was
-kept first, then its own request.
-It is Nagle's rule without his timer: a lone call never waits, a stream of
-``go`` calls costs one system call per burst instead of one per request,
-and the server reads the burst in one go too.  A long burst is cut every
-``MAX_HELD`` requests, written by the caller: its first requests do not wait
-for its last, and a server on another core starts on them meanwhile.  (Go writes each request as it
-comes: to Go a write is cheap next to the rest of a call; here a system call
-and a server wake-up per request are a large part of it.)  Only a codec
-with ``queue_request`` and ``flush`` can keep requests back (``minirpc.codec``).
+``sys.getswitchinterval()``, 5 ms, of the caller's running).  It is Nagle's
+rule without his timer: a lone call never waits, a stream of ``go`` calls
+costs one system call per burst instead of one per request, and the server
+reads the burst in one go too.  (Go writes each request as it comes: to Go a
+write is cheap next to the rest of a call; here a system call and a server
+wake-up per request are a large part of it.)  Two exceptions keep it honest:
+a long burst is cut every ``MAX_HELD`` requests, written by the caller, so
+that its first requests do not wait for its last and a server on another
+core starts on them meanwhile; and a synchronous call, which may read its
+own reply, is never kept back -- it writes what was kept, then its own
+request.  Only a codec with ``queue_request`` and ``flush`` can keep
+requests back (``minirpc.codec``).
 
 When the connection breaks, every pending call fails with Go's text:
 ``unexpected EOF`` when the server hung up, ``reading body ...`` when it
