@@ -162,8 +162,10 @@ class Stream:
         if self.corks or not self.outbox:
             return 0
         if self.blocking:
-            self.sock.sendall(self.outbox)
-            self.outbox.clear()
+            try:
+                self.sock.sendall(self.outbox)
+            finally:
+                self.outbox.clear()  # (written, or failed: either way not to be written again)
             return 0
         while self.outbox:
             try:

@@ -236,3 +236,25 @@ def test_a_message_sent_now_goes_out_after_those_waiting():
     finally:
         stream.close()
         b.close()
+
+
+def test_messages_whose_write_failed_are_not_written_again_with_the_next():
+    class FailingOnce(RecordingSocket):
+        def sendall(self, data):
+            if not self.writes:
+                self.writes.append(("failed", bytes(data)))
+                raise OSError("the first write fails")
+            super().sendall(data)
+
+    a, b = socket.socketpair()
+    sock = FailingOnce(a)
+    stream = Stream(sock, jsonrpc.ClientFormat())
+    try:
+        stream.send(minirpc.Request("A.B", 0), 1, later=True)
+        with pytest.raises(OSError, match="first write fails"):
+            stream.flush()  # (its call fails with this error: the request must not go out later)
+        stream.send(minirpc.Request("A.B", 1), 2)
+        assert [data for _, data in sock.writes[1:]] == [b'{"method":"A.B","params":[2],"id":1}\n']
+    finally:
+        stream.close()
+        b.close()
