@@ -49,8 +49,13 @@ connection and ``loop.call_later``; the client's writer thread -- a request
 started while others are in flight waits in ``_outbox`` for the loop's next
 turn (``call_soon``), so a burst of ``go`` calls leaves in one write, as in
 the threaded client, and a lone call is written at once.  Not here: codecs
-of your own (their four methods block), the HTTP tunnel, ``max_connections``
-and ``idle_timeout``.
+of your own (their four methods block) and the HTTP tunnel.
+
+Connections as the threaded server keeps them: past the ``Server``'s
+``max_connections`` (counted per serving) a client's first call is answered
+with ``rpc: too many connections ...`` and the connection closed; with an
+``idle_timeout``, a connection that has sent nothing and has no call running
+for that long is closed.
 
 Which methods run where.  An ``async def`` method is awaited on the loop.  A
 plain method runs on a thread of the serving's pool (``workers`` threads, the
@@ -87,7 +92,7 @@ from typing import Any
 
 from . import net
 from .codec import CodecChoice, wire_format
-from .connection import prepare, reply_safely, report
+from .connection import REFUSED_LINGER, prepare, reply_safely, report, too_many_connections
 from .errors import (BodyError, CallCancelled, CallTimeout, ConnectionLost, ServerError, ShutdownError,
                      TruncatedMessage)
 from .format import DEFAULT_MAX_MESSAGE, NEED_DATA, Message, Request, Response, WireFormat
@@ -334,6 +339,7 @@ class Serving:
         self.abandoned: list[str] = []  # the calls close() gave up waiting for
         self.closed = False
         self._connections: set[_Connection] = set()
+        self._refused: set[asyncio.Transport] = set()  # told why, closed REFUSED_LINGER s later
 
     def connections(self) -> list[_Connection]:
         return list(self._connections)
@@ -342,12 +348,28 @@ class Serving:
         """asyncio runs this in a task of its own for every connection accepted."""
         if self.closed:
             return writer.transport.abort()
+        if len(self._connections) >= self.server.max_connections:
+            return self._refuse(writer)
         connection = _Connection(self, reader, writer)
         self._connections.add(connection)
         try:
             await connection.serve()
         finally:
             self._connections.discard(connection)
+
+    def _refuse(self, writer: asyncio.StreamWriter) -> None:
+        """Past max_connections: answer the client's first call with an error, then hang up."""
+        text = too_many_connections(self.server.max_connections)
+        writer.write(self.format.server(self.server.max_message).encode(Response("", 0, text), None))
+        if writer.can_write_eof():
+            writer.write_eof()
+        transport = writer.transport
+        self._refused.add(transport)  # (closed a little later, so the client can read it)
+        asyncio.get_running_loop().call_later(REFUSED_LINGER, self._hang_up, transport)
+
+    def _hang_up(self, transport: asyncio.Transport) -> None:
+        self._refused.discard(transport)
+        transport.close()
 
     async def close(self, timeout: float | None = None) -> None:
         """Stop accepting, close every connection (its client's pending calls fail at once), wait
@@ -357,6 +379,8 @@ class Serving:
             return
         self.closed = True
         self.listener.close()
+        for transport in list(self._refused):
+            transport.abort()
         connections = self.connections()
         for connection in connections:
             connection.writer.transport.abort()  # the reader sees the end; running calls go on
@@ -393,6 +417,7 @@ class _Connection:
         self.task = asyncio.current_task()
         self.calls: dict[asyncio.Task, str] = {}  # the calls running -> "Service.Method (seq N)"
         self.paused = ""  # push-back: why the reader waits ("calls", "replies"), or ""
+        self.active = asyncio.get_running_loop().time()  # when the client last sent, or a call last ended
         writer.transport.set_write_buffer_limits(high=self.server.max_reply_backlog)  # drain() waits above
         _tune(writer)
 
@@ -402,7 +427,7 @@ class _Connection:
             while True:
                 message = self.format.next_message()
                 if message is NEED_DATA:
-                    self.format.receive_data(await self.reader.read(RECEIVE_SIZE))  # b"": the client closed
+                    self.format.receive_data(await self._receive())  # b"": the client closed (or idled)
                     continue
                 self.start(message)
                 while len(self.calls) >= self.server.max_in_flight:  # push-back: read no more while
@@ -420,6 +445,26 @@ class _Connection:
         self.writer.close()
         with contextlib.suppress(OSError):
             await self.writer.wait_closed()
+
+    async def _receive(self) -> bytes:
+        """The next bytes the client sends; with an ``idle_timeout``, ``b""`` (as if it had closed)
+        once it has sent nothing, and had no call running, for that long."""
+        idle, loop = self.server.idle_timeout, asyncio.get_running_loop()
+        if idle is None:
+            return await self.reader.read(RECEIVE_SIZE)
+        while True:
+            busy = self.calls or self.writer.transport.get_write_buffer_size()  # (replies not yet taken)
+            wait = idle if busy else max(self.active + idle - loop.time(), 0.001)
+            try:
+                data = await asyncio.wait_for(self.reader.read(RECEIVE_SIZE), wait)
+            except asyncio.TimeoutError:
+                busy = self.calls or self.writer.transport.get_write_buffer_size()
+                if not busy and loop.time() - self.active >= idle:
+                    log.debug("minirpc: closing a connection idle for %g s", idle)
+                    return b""
+                continue
+            self.active = loop.time()
+            return data
 
     def start(self, message: Message) -> None:
         """Find the method and decode its argument; a call task runs it (an error is answered now)."""
@@ -445,6 +490,7 @@ class _Connection:
         except Exception as e:  # never let a method kill the server
             body, error = None, str(e) or type(e).__name__
         self.reply(Response(header.service_method, header.seq, error), body, method.reply_type)
+        self.active = asyncio.get_running_loop().time()
 
     def reply(self, response: Response, body: Any, body_type: Any) -> None:
         if self.writer.is_closing():

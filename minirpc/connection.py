@@ -63,6 +63,14 @@ class Server(Protocol):
 HANDSHAKE, ARMED, READING, PAUSED, DONE = "handshake", "armed", "reading", "paused", "done"
 
 
+def too_many_connections(limit: int) -> str:
+    """The error a client past ``max_connections`` reads in answer to its first call."""
+    return f"rpc: too many connections (this server takes {limit}); try again later"
+
+
+REFUSED_LINGER = 2.0  # seconds a refused connection stays open, so its client can read why
+
+
 def report(abandoned: list[str]) -> list[str]:
     if abandoned:
         log.warning("minirpc: closed with calls still running: %s", ", ".join(abandoned))

@@ -45,7 +45,7 @@ from typing import Any
 
 from . import net
 from .codec import CodecChoice, StreamServerCodec, wire_format
-from .connection import Connection, drain, prepare, report, write_reply
+from .connection import REFUSED_LINGER, Connection, drain, prepare, report, too_many_connections, write_reply
 from .connection import serve_codec as serve_codec_loop
 from .format import DEFAULT_MAX_MESSAGE, Request, Response
 from .registry import Method, Registry, Service
@@ -315,7 +315,7 @@ class Serving:
 
     def _refuse(self, sock: Any) -> None:
         """Past max_connections: answer the client's first call with an error, then hang up."""
-        text = f"rpc: too many connections (this server takes {self.server.max_connections}); try again later"
+        text = too_many_connections(self.server.max_connections)
         try:
             if self.ssl_context is None and self.format is not None:
                 sock.setblocking(False)
@@ -324,7 +324,7 @@ class Serving:
         except OSError:
             pass
         with self._lock:  # closed a little later, so the client can read it (closing now may reset it)
-            self._lingering.append((time.monotonic() + 2.0, sock))
+            self._lingering.append((time.monotonic() + REFUSED_LINGER, sock))
 
     def sweep(self) -> None:
         now = time.monotonic()

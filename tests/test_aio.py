@@ -811,3 +811,37 @@ async def test_requests_waiting_for_the_next_turn_are_dropped_when_the_client_cl
         for call in (first, waiting):
             with pytest.raises(ShutdownError):
                 await call
+
+
+@on_loop
+async def test_past_the_connection_cap_a_client_gets_a_clear_error(codec):
+    async with served(codec, max_connections=2) as (client, _, serving):
+        async with await aio.dial(serving.address, codec=codec) as second:
+            assert await second.call("Arith.Add", Args(1, 1)) == 2
+            async with await aio.dial(serving.address, codec=codec) as refused:
+                with pytest.raises(minirpc.ServerError, match=r"too many connections \(this server takes 2\)"):
+                    await refused.call("Arith.Add", Args(1, 1), timeout=HANG_GUARD)
+        assert await client.call("Arith.Add", Args(2, 2)) == 4  # those within the cap are served on
+        assert await eventually(lambda: len(serving.connections()) == 1)
+        async with await aio.dial(serving.address, codec=codec) as later:  # a place came free
+            assert await later.call("Arith.Add", Args(3, 3)) == 6
+
+
+@on_loop
+async def test_an_idle_connection_is_closed_after_the_idle_timeout(codec):
+    async with served(codec, idle_timeout=0.3) as (_, _, serving):
+        host, port = serving.address.rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        assert await asyncio.wait_for(reader.read(1), HANG_GUARD) == b""  # it said nothing: hung up on
+        writer.close()
+        await writer.wait_closed()
+
+
+@on_loop
+async def test_a_connection_whose_call_outlasts_the_idle_timeout_is_not_idle(codec):
+    async with served(codec, idle_timeout=0.2) as (client, services, _):
+        call = client.go("Gate.Hold", 1)
+        await asyncio.sleep(0.5)  # (more than the idle timeout, with the call running)
+        services.gate.key(1).set()
+        assert await call == 1
+        assert await client.call("Arith.Add", Args(1, 2)) == 3
