@@ -454,7 +454,7 @@ class _Connection:
             return await self.reader.read(RECEIVE_SIZE)
         while True:
             busy = self.calls or self.writer.transport.get_write_buffer_size()  # (replies not yet taken)
-            wait = idle if busy else max(self.active + idle - loop.time(), 0.001)
+            wait = max(idle, 0.05) if busy else max(self.active + idle - loop.time(), 0.001)
             try:
                 data = await asyncio.wait_for(self.reader.read(RECEIVE_SIZE), wait)
             except asyncio.TimeoutError:

@@ -75,6 +75,17 @@ from .registry import signatures
 MAX_HELD = 32  # requests kept back for one write, at most: then the caller writes them itself
 
 
+def _queue_of(codec: Any) -> Any:
+    """The codec's ``queue_request``, if it has one and ``flush``, and they come from the class
+    that says how its requests are written (a subclass that changed ``write_request`` but not
+    ``queue_request`` gets every request through its ``write_request``)."""
+    if not (callable(getattr(codec, "queue_request", None)) and callable(getattr(codec, "flush", None))):
+        return None
+    def owner(name: str) -> Any:
+        return next((k for k in type(codec).__mro__ if name in vars(k)), None)
+    return codec.queue_request if owner("queue_request") is owner("write_request") else None
+
+
 class Call(futures.Future):
     """One call in flight (Go's ``rpc.Call``), and a Future for its reply."""
 
@@ -159,7 +170,7 @@ class Client:
         self.codec = codec
         self._sending = threading.Lock()  # one request (header + body) through the codec at a time; protects _held
         self._held: list[Call] = []  # calls whose requests the codec keeps back, for the writer to flush
-        self._queue = getattr(codec, "queue_request", None) if callable(getattr(codec, "flush", None)) else None
+        self._queue = _queue_of(codec)
         self._reading = threading.Lock()  # held by the one thread reading replies now
         self._lock = threading.Lock()  # protects everything below
         self._wake = threading.Condition(self._lock)  # for the pump and the timer threads
@@ -209,6 +220,7 @@ class Client:
     def _send(self, call: Any, want_reader: bool = False) -> Any:
         """Number the call, file it in ``pending``, write the request (and for an asynchronous
         call make sure someone will read its reply)."""
+        unwritten: list = []  # calls kept back whose write failed: failed once _sending is let go
         with self._sending:  # one request at a time through the codec (Go's reqMutex)
             with self._lock:
                 if self._closing or self._broken:
@@ -227,14 +239,15 @@ class Client:
                     self._queue(Request(call.service_method, call.seq), call.args)
                     self._held.append(call)
                     if len(self._held) >= MAX_HELD:  # a long burst: the caller writes these now
-                        self._flush_held()
+                        unwritten = self._flush_held()
                 else:
                     if self._held:  # (a synchronous call behind some kept back: they go first)
-                        self._flush_held()
+                        unwritten = self._flush_held()
                     self.codec.write_request(Request(call.service_method, call.seq), call.args)
             except Exception as e:  # e.g. args the codec cannot encode; Go returns it as is
                 self._forget(call)
                 call._settle(error=e)
+        self._fail_unwritten(unwritten)
         return call
 
     def _want_writer_locked(self) -> None:
@@ -256,16 +269,23 @@ class Client:
                 if self._closing or self._broken:
                     return  # (the calls still held fail with the rest)
             with self._sending:
-                self._flush_held()
+                unwritten = self._flush_held()
+            self._fail_unwritten(unwritten)
 
-    def _flush_held(self) -> None:  # (called holding _sending)
+    def _flush_held(self) -> list:  # (called holding _sending)
+        """Write the requests kept back; return [(call, error)] for those whose write failed."""
         held, self._held = self._held, []
         try:
             self.codec.flush()
         except Exception as e:  # these requests were not written: their calls fail, as in Go
-            for call in held:
-                self._forget(call)
-                call._settle(error=e)
+            return [(call, e) for call in held]
+        return []
+
+    def _fail_unwritten(self, unwritten: list) -> None:
+        # (not holding _sending: a failed call's done-callback may well start another call)
+        for call, error in unwritten:
+            self._forget(call)
+            call._settle(error=error)
 
     def _forget(self, call: Any) -> None:
         with self._lock:

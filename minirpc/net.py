@@ -11,6 +11,7 @@ and ``TCP_NODELAY`` (small RPC messages must leave at once).
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from typing import Any
 
@@ -132,7 +133,10 @@ def shutdown(sock: Any) -> None:
     a peer that does not read, wakes up (``close`` alone does not wake it on Linux).
     Safe twice, from any thread."""
     try:
-        sock.shutdown(socket.SHUT_RDWR)
+        if isinstance(sock, ssl.SSLSocket):  # its own shutdown drops the TLS state first: a
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # sender racing it would write in the clear
+        else:
+            sock.shutdown(socket.SHUT_RDWR)
     except (OSError, ValueError):
         pass  # already closed, or never connected
 

@@ -161,11 +161,9 @@ class Stream:
     def _flush(self) -> int:
         if self.corks or not self.outbox:
             return 0
-        if self.blocking:
-            try:
-                self.sock.sendall(self.outbox)
-            finally:
-                self.outbox.clear()  # (written, or failed: either way not to be written again)
+        if self.blocking:  # all of it, or none again: written, or failed with its calls
+            data, self.outbox = self.outbox, bytearray()  # (a new one: a failed TLS write may hold on to data)
+            self.sock.sendall(data)
             return 0
         while self.outbox:
             try:
@@ -183,5 +181,5 @@ class Stream:
         net.shutdown(self.sock)
         with self.send_lock:
             self.closed = True
-            self.outbox.clear()
+            self.outbox = bytearray()
         net.close(self.sock)

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
+import struct
 import sys
 import threading
 import time
 
 import pytest
+import trustme
 
 import minirpc
 from minirpc import jsonrpc
@@ -258,3 +261,65 @@ def test_messages_whose_write_failed_are_not_written_again_with_the_next():
     finally:
         stream.close()
         b.close()
+
+
+def test_a_kept_back_call_that_fails_may_start_another_call_from_its_done_callback(codec, long_switch_interval):
+    a, b = socket.socketpair()
+    with minirpc.new_client(a, codec) as client:
+        client.go("Arith.Add", Args(1, 1))  # written
+        b.shutdown(socket.SHUT_RD)  # from now on writes to the peer fail (EPIPE)
+        kept = client.go("Arith.Add", Args(2, 2))  # kept back: its caller has it, and may add callbacks
+        retried = []
+        kept.add_done_callback(lambda call: retried.append(client.go("Arith.Add", Args(3, 3))))  # a retry
+        # (the writer's write fails: the callback runs, and calls again)
+        assert isinstance(kept.exception(DEADLINE), BrokenPipeError)
+        assert isinstance(retried[0].exception(DEADLINE), BrokenPipeError)  # it ran, and did not hang
+    b.close()
+
+
+def test_a_codec_that_changes_write_request_gets_every_request_through_it(serving, codec):
+    class Counting(minirpc.codec.StreamClientCodec):
+        written = 0
+
+        def write_request(self, request, body):
+            Counting.written += 1
+            super().write_request(request, body)
+
+    host, port = serving.address.rsplit(":", 1)
+    own = Counting(Stream(socket.create_connection((host, int(port))), wire_format(codec).client(1 << 20)))
+    with minirpc.new_client_with_codec(own) as client:
+        calls = [client.go("Arith.Add", Args(i, 1)) for i in range(20)]
+        assert [c.result(DEADLINE) for c in calls] == [i + 1 for i in range(20)]
+    assert Counting.written == 20  # none went round it through the inherited queue_request
+
+
+def test_a_failed_flush_on_tls_raises_the_write_error_and_keeps_nothing_to_resend():
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def reset_after_the_handshake():
+            conn, _ = listener.accept()
+            tls = server_context.wrap_socket(conn, server_side=True)
+            tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            tls.close()  # with SO_LINGER 0: a reset
+
+        peer = threading.Thread(target=reset_after_the_handshake)
+        peer.start()
+        sock = client_context.wrap_socket(socket.create_connection(listener.getsockname()),
+                                          server_hostname="127.0.0.1")
+        peer.join(DEADLINE)
+        stream = Stream(sock, jsonrpc.ClientFormat())
+        try:
+            for seq in range(3):
+                stream.send(minirpc.Request("A.B", seq), 1, later=True)
+                with pytest.raises(OSError):  # the write's own error (ssl's, a reset, a broken pipe)
+                    deadline = time.monotonic() + DEADLINE
+                    while time.monotonic() < deadline:  # (the reset may take a moment to arrive)
+                        stream.flush()
+                        stream.send(minirpc.Request("A.B", seq), 1, later=True)
+                assert len(stream.outbox) == 0  # nothing left to go out with the next message
+        finally:
+            stream.close()  # and close() is clean
