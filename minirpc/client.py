@@ -163,6 +163,44 @@ class _SyncCall:
         return False
 
 
+class _OnDemand:
+    """A background thread started on first need, that runs ``work()`` each time it is wanted
+    and sleeps between: the client's pump and its writer are each one.  Everything here is
+    protected by the client's lock: ``want`` and ``wake`` are called holding it.  The thread
+    ends once ``ended()`` says so (the client closed or broke), when it is next woken."""
+
+    def __init__(self, lock: threading.Lock, name: str, work: Any, ended: Any):
+        self._due = threading.Condition(lock)
+        self._name, self._work, self._ended = name, work, ended
+        self.thread: threading.Thread | None = None
+        self._wanted = False  # work waits: the thread must (go on) run it
+        self._idle = False  # the thread waits on _due, and nobody has woken it yet
+
+    def want(self) -> None:
+        self._wanted = True
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+            self.thread.start()
+        else:
+            self.wake()
+
+    def wake(self) -> None:
+        if self._idle:
+            self._idle = False  # (woken once is enough)
+            self._due.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._due:
+                while not (self._wanted or self._ended()):
+                    self._idle = True
+                    self._due.wait()
+                self._idle = self._wanted = False
+                if self._ended():
+                    return  # (work left undone fails with the client's calls)
+            self._work()
+
+
 class Client:
     """Go's ``rpc.Client``: one connection, many calls in flight."""
 
@@ -173,18 +211,13 @@ class Client:
         self._queue = _queue_of(codec)
         self._reading = threading.Lock()  # held by the one thread reading replies now
         self._lock = threading.Lock()  # protects everything below
-        self._wake = threading.Condition(self._lock)  # for the pump and the timer threads
+        self._wake = threading.Condition(self._lock)  # for the timer thread
         self._seq = 0
         self._pending: dict[int, Call] = {}
         self._closing = False  # the user called close()
         self._broken: BaseException | None = None  # why the connection failed
-        self._pump: threading.Thread | None = None
-        self._pump_wanted = False  # calls wait for a reader: the pump must (go on) read
-        self._pump_idle = False  # the pump waits on _wake, and nobody has woken it yet
-        self._writer: threading.Thread | None = None
-        self._flush_wanted = False  # requests wait in the codec: the writer must (go on) flush
-        self._writer_idle = False  # the writer waits on _flush_due, and nobody has woken it yet
-        self._flush_due = threading.Condition(self._lock)  # for the writer
+        self._pump = _OnDemand(self._lock, "minirpc-client-pump", self._pump_round, self._ended)
+        self._writer = _OnDemand(self._lock, "minirpc-client-writer", self._writer_round, self._ended)
         self._timer: threading.Thread | None = None
         self._deadlines: list[tuple[float, int, Call, float]] = []  # a heap: (deadline, seq, call, timeout)
 
@@ -229,11 +262,11 @@ class Client:
                 call.seq, self._seq = self._seq, self._seq + 1
                 self._pending[call.seq] = call
                 if want_reader:
-                    self._want_reader_locked()
+                    self._pump.want()
                 # kept back: a go() call while others are in flight (or kept back)
                 later = self._queue is not None and want_reader and bool(self._held or len(self._pending) > 1)
                 if later:
-                    self._want_writer_locked()  # (it flushes once we let go of _sending)
+                    self._writer.want()  # (it flushes once we let go of _sending)
             try:
                 if later:
                     self._queue(Request(call.service_method, call.seq), call.args)
@@ -250,27 +283,10 @@ class Client:
         self._fail_unwritten(unwritten)
         return call
 
-    def _want_writer_locked(self) -> None:
-        self._flush_wanted = True
-        if self._writer is None:
-            self._writer = threading.Thread(target=self._writer_loop, name="minirpc-client-writer", daemon=True)
-            self._writer.start()
-        elif self._writer_idle:
-            self._writer_idle = False
-            self._flush_due.notify()
-
-    def _writer_loop(self) -> None:
-        while True:
-            with self._lock:
-                while not (self._flush_wanted or self._closing or self._broken):
-                    self._writer_idle = True
-                    self._flush_due.wait()
-                self._writer_idle = self._flush_wanted = False
-                if self._closing or self._broken:
-                    return  # (the calls still held fail with the rest)
-            with self._sending:
-                unwritten = self._flush_held()
-            self._fail_unwritten(unwritten)
+    def _writer_round(self) -> None:
+        with self._sending:
+            unwritten = self._flush_held()
+        self._fail_unwritten(unwritten)
 
     def _flush_held(self) -> list:  # (called holding _sending)
         """Write the requests kept back; return [(call, error)] for those whose write failed."""
@@ -309,35 +325,21 @@ class Client:
         """Called after releasing ``_reading``: if calls wait, someone must read."""
         with self._lock:
             if self._pending and not self._broken:
-                self._want_reader_locked()
+                self._pump.want()
 
     def _want_reader(self) -> None:
         with self._lock:
-            self._want_reader_locked()
+            self._pump.want()
 
-    def _want_reader_locked(self) -> None:
-        self._pump_wanted = True
-        if self._pump is None:
-            self._pump = threading.Thread(target=self._pump_loop, name="minirpc-client-pump", daemon=True)
-            self._pump.start()
-        elif self._pump_idle:  # (a busy pump reads on while calls are pending: no need to wake it)
-            self._pump_idle = False  # (woken once is enough)
-            self._wake.notify_all()
+    def _pump_round(self) -> None:
+        with self._reading:
+            stay = True  # after the reply to a go() call, wait on the socket for the next reply
+            while not self._ended() and (self._pending or stay):  # (no lock needed)
+                stay = isinstance(self._read_one(), Call)
+        self._hand_over()
 
-    def _pump_loop(self) -> None:
-        while True:
-            with self._lock:
-                while not (self._pump_wanted or self._closing or self._broken):
-                    self._pump_idle = True
-                    self._wake.wait()
-                self._pump_idle = self._pump_wanted = False
-                if self._closing or self._broken:
-                    return
-            with self._reading:
-                stay = True  # after the reply to a go() call, wait on the socket for the next reply
-                while not (self._broken or self._closing) and (self._pending or stay):  # (no lock needed)
-                    stay = isinstance(self._read_one(), Call)
-            self._hand_over()
+    def _ended(self) -> bool:
+        return bool(self._closing or self._broken)
 
     def _read_one(self) -> Any:
         """Read one reply and settle its call (and return it); on a broken stream fail them all."""
@@ -369,7 +371,8 @@ class Client:
             calls, self._pending = list(self._pending.values()), {}
             closing = self._closing
             self._wake.notify_all()
-            self._flush_due.notify()
+            self._pump.wake()
+            self._writer.wake()
         if call is not None:
             calls.append(call)  # its header was read: it is no longer pending, but it is not done
         error = ShutdownError() if closing else ConnectionLost.because(cause, header_read)
@@ -432,9 +435,10 @@ class Client:
                 raise ShutdownError()
             self._closing = True
             self._wake.notify_all()
-            self._flush_due.notify()
+            self._pump.wake()
+            self._writer.wake()
         self.codec.close()  # wakes a reader blocked on the socket
-        for thread in (self._pump, self._writer, self._timer):
+        for thread in (self._pump.thread, self._writer.thread, self._timer):
             if thread is not None and thread is not threading.current_thread():
                 thread.join()
         self._fail_all(ShutdownError())
