@@ -169,6 +169,7 @@ class Client:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, fmt: Any):
         self.format = fmt
+        self._format_forget = getattr(fmt, "forget", None)  # optional (minirpc.format)
         self._reader, self._writer = reader, writer
         self._loop = asyncio.get_running_loop()
         self._seq = 0
@@ -219,7 +220,8 @@ class Client:
             self._writer.write(data)
 
     def _forget(self, call: Call) -> None:
-        self._pending.pop(call.seq, None)
+        if self._pending.pop(call.seq, None) is not None and self._format_forget is not None:
+            self._format_forget(call.seq)  # given up before its reply: the format drops what it keeps for it
 
     def _time_out(self, call: Call, timeout: float) -> None:
         if not call.done():

@@ -209,6 +209,7 @@ class Client:
         self._sending = threading.Lock()  # one request (header + body) through the codec at a time; protects _held
         self._held: list[Call] = []  # calls whose requests the codec keeps back, for the writer to flush
         self._queue = _queue_of(codec)
+        self._codec_forget = getattr(codec, "forget", None)  # optional (minirpc.codec)
         self._reading = threading.Lock()  # held by the one thread reading replies now
         self._lock = threading.Lock()  # protects everything below
         self._wake = threading.Condition(self._lock)  # for the timer thread
@@ -304,8 +305,11 @@ class Client:
             call._settle(error=error)
 
     def _forget(self, call: Any) -> None:
+        """The call is given up (or failed unwritten): a reply to it, if one comes, is dropped."""
         with self._lock:
             self._pending.pop(call.seq, None)
+        if self._codec_forget is not None:
+            self._codec_forget(call.seq)  # (what the codec keeps for it must not pile up)
 
     # -- reading replies ------------------------------------------------
 

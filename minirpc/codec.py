@@ -31,6 +31,8 @@ A client codec may offer two more methods, and minirpc's own do:
 ``flush()`` writes all that was kept, in order, in one write.  The client
 uses them to send requests started back to back together (the client's
 module doc says when); a codec without them gets one write per request.
+And ``forget(seq)``: the client gave up the call ``seq`` (a timeout, a
+cancel), so the codec may drop what it keeps for it (``minirpc.format``).
 
 minirpc's own codecs are a *format* (``minirpc.format``: sans-IO, bytes in,
 messages out) on a ``Stream`` (``minirpc.stream``: the socket).  You can plug
@@ -114,6 +116,11 @@ class StreamClientCodec:
 
     def flush(self) -> None:
         self.stream.flush()
+
+    def forget(self, seq: int) -> None:
+        forget = getattr(self.stream.format, "forget", None)
+        if forget is not None:
+            forget(seq)
 
     def read_response_header(self) -> Response:
         self._message = self.stream.read_message()

@@ -36,6 +36,12 @@ threaded server and client, ``minirpc.aio`` under asyncio):
     ``GobError``) for a body it cannot encode, and then leaves its state as if
     it had never been called, so a caller may send something else instead.
 
+A client format may also keep ``forget(seq)``: the call with that ``seq`` was
+given up (timed out, cancelled, never written), so whatever the format keeps
+for it until its reply -- JSON-RPC's method name -- must go now: a server
+that never answers must not make a long-lived client grow.  Its reply, if it
+comes, is still read (the stream stays in step), with less in its header.
+
 A server reads requests and encodes responses; a client the other way round.
 Reading and writing may happen on two threads at once, but each of the two
 is done by one thread at a time (the stream layer sees to that).

@@ -611,6 +611,10 @@ class ClientFormat:
         self._methods[request.seq] = request.service_method
         return data
 
+    def forget(self, seq: int) -> None:
+        """The call ``seq`` was given up: its method name need not wait for a reply."""
+        self._methods.pop(seq, None)
+
     def next_message(self) -> Any:
         got = self._values.next_value()
         if got is NEED_DATA:

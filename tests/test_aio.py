@@ -431,6 +431,22 @@ async def test_a_cancelled_call_reports_cancelled_and_others_continue(codec):
 
 
 @on_loop
+async def test_calls_given_up_leave_nothing_kept_in_the_json_format():
+    # (JSON-RPC's client format keeps each request's method name until its reply: see test_rpc.py)
+    async with served("json") as (client, services, _):
+        for key in range(10):
+            with pytest.raises(CallTimeout):
+                await client.call("Gate.Hold", key, timeout=0.01)
+            assert client.go("Gate.Hold", 100 + key).cancel()
+        await asyncio.sleep(0)  # (a cancelled call's done-callbacks run on the loop's next turn)
+        assert client.format._methods == {}
+        for key in [*range(10), *range(100, 110)]:
+            services.gate.key(key).set()  # the late replies come, are read and dropped
+        assert await client.call("Arith.Add", Args(1, 2)) == 3
+        assert client.format._methods == {}
+
+
+@on_loop
 async def test_cancelling_the_task_that_awaits_a_call_cancels_the_call(codec):
     async with served(codec) as (client, services, _):
         task = asyncio.create_task(client.call("Gate.Hold", 1))

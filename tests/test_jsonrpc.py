@@ -47,6 +47,37 @@ def client_reply(data: bytes):
     return fmt.next_message()
 
 
+# -- what the client format keeps per call ------------------------------
+
+
+def test_a_reply_header_names_the_method_of_its_request_as_gos_client_does():
+    fmt = jsonrpc.ClientFormat()
+    fmt.encode(Request("Arith.Add", 7), Args(1, 2))
+    fmt.receive_data(b'{"id":7,"result":3,"error":null}\n')
+    assert fmt.next_message().header == Response("Arith.Add", 7)
+
+
+def test_a_forgotten_call_leaves_nothing_kept_and_its_late_reply_still_reads():
+    fmt = jsonrpc.ClientFormat()
+    for seq in range(100):
+        fmt.encode(Request("Gate.Hold", seq), 1)
+        fmt.forget(seq)  # (the client gave the call up: it timed out, say)
+    assert fmt._methods == {}
+    fmt.receive_data(b'{"id":3,"result":1,"error":null}\n{"id":4,"result":null,"error":"late"}\n')
+    assert fmt.next_message().header == Response("", 3)
+    assert fmt.next_message().header == Response("", 4, "late")
+
+
+def test_forgetting_a_call_never_made_or_already_answered_is_harmless():
+    fmt = jsonrpc.ClientFormat()
+    fmt.encode(Request("Arith.Add", 0), Args(1, 2))
+    fmt.receive_data(b'{"id":0,"result":3,"error":null}\n')
+    fmt.next_message()
+    fmt.forget(0)
+    fmt.forget(99)
+    assert fmt._methods == {}
+
+
 # -- exact bytes, as Go's json.Encoder writes them ------------------------
 
 

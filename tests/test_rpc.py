@@ -225,6 +225,40 @@ def test_timeout_raises_and_the_late_reply_is_dropped(client):
     assert client.call("Arith.Add", Args(3, 3)) == 6
 
 
+class Hold:
+    """A method that answers only when the test lets it."""
+
+    def __init__(self):
+        self.release = threading.Event()
+
+    def Wait(self, n: int) -> int:
+        self.release.wait(10)
+        return n
+
+
+@pytest.mark.parametrize("give_up", ["call timeout", "go timeout", "cancel"])
+def test_calls_given_up_leave_nothing_kept_in_the_json_codec(server, give_up):
+    # JSON-RPC's replies do not name their method, so the client format keeps each request's
+    # name until its reply (as Go's client does): a call given up must not leave its name behind,
+    # or a long-lived client of a server that stops answering grows without end.
+    hold = Hold()
+    server.register(hold)
+    with server.start("127.0.0.1:0", codec="json") as serving, \
+            minirpc.dial("tcp", serving.address, codec="json") as client:
+        for i in range(20):
+            if give_up == "call timeout":
+                with pytest.raises(minirpc.CallTimeout):
+                    client.call("Hold.Wait", i, timeout=0.01)
+            elif give_up == "go timeout":
+                assert isinstance(client.go("Hold.Wait", i, timeout=0.01).exception(timeout=10), minirpc.CallTimeout)
+            else:
+                assert client.go("Hold.Wait", i).cancel()
+        assert client.codec.stream.format._methods == {}
+        hold.release.set()  # the late replies come, are read and dropped
+        assert client.call("Arith.Add", Args(2, 3)) == 5
+        assert client.codec.stream.format._methods == {}
+
+
 def test_timeout_on_an_async_call(client):
     call = client.go("Arith.SleepMilli", 300, timeout=0.05)
     assert isinstance(call.exception(timeout=10), minirpc.CallTimeout)
