@@ -30,7 +30,7 @@ def _cell(nb, gid):
     return next(c for c in nb.cells if grade.grade_id(c) == gid)
 
 
-def _edit(lab, gid, *replacements, keep=(), base="solution"):
+def _edit(lab, gid, *replacements, keep=(), may_pass=(), base="solution"):
     """The lab's solution (or student copy) with answer cell ``gid`` edited: (old, new) pairs, each old text
     present exactly once; ``keep`` names the checks that must still pass."""
     nb = _notebook(lab, base)
@@ -39,6 +39,7 @@ def _edit(lab, gid, *replacements, keep=(), base="solution"):
         assert cell.source.count(old) == 1, f"{lab}/{gid}: the text to replace is not there once: {old!r}"
         cell.source = cell.source.replace(old, new)
     nb.metadata["expected_passes"] = list(keep)
+    nb.metadata["may_pass"] = list(may_pass)  # checks a race in the wrong code fails in some runs, not all
     return nb
 
 
@@ -281,7 +282,7 @@ SUBMISSIONS = {
         "from concurrent import futures\nfutures.Future.exception = lambda self, timeout=None: None"))),
     "lab8-wraps_minirpc": (LAB8, lambda: _replace(LAB8, "client", WRAPS_MINIRPC, keep=["check_pending"])),
     "lab8-unlocked_table": (LAB8, lambda: _edit(LAB8, "pending", (UNLOCKED_ADD, UNLOCKED_ADD_WRONG),
-                                                  keep=["check_replies", "check_broken"])),
+                                                  keep=["check_broken"], may_pass=["check_replies"])),
     "lab8-replies_in_order": (LAB8, lambda: _edit(LAB8, "client", (
         "        self._sending = threading.Lock()", "        self._order = []  # seqs in the order sent\n        self._sending = threading.Lock()"), (
         "            seq, future = self.pending.add(reply_type)\n", "            seq, future = self.pending.add(reply_type)\n"
@@ -347,8 +348,10 @@ WRONG = [name for name, (lab, make) in SUBMISSIONS.items() if "expected_passes" 
 @pytest.mark.parametrize("name", WRONG)
 def test_a_wrong_solution_fails_the_check_of_its_skill(graded, name):
     result = graded[name]
-    expected = nbformat.read(result.path, as_version=4).metadata["expected_passes"]
-    assert [c.grade_id for c in result.checks if c.passed] == expected, _summary(result)
+    metadata = nbformat.read(result.path, as_version=4).metadata
+    either = set(metadata.get("may_pass", ()))  # (its own skill's check is never among them)
+    passed = [c.grade_id for c in result.checks if c.passed and c.grade_id not in either]
+    assert passed == metadata["expected_passes"], _summary(result)
 
 
 def test_a_learners_own_name_for_a_set_up_name_does_not_reach_the_set_up_functions(graded):
