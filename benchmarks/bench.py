@@ -21,7 +21,11 @@ for, (a)-(h), naming the two rows each ratio divides, with MET/MISSED.
 Noise: the rows are measured in rounds -- every row once, then every row
 again... (A, B, C, A, B, C, ...) -- so that machine noise drifting over time
 hits all of them alike; a figure is the median over the rounds, printed with
-its spread (min-max of the per-round figures).  Each mode is run in turn:
+its spread (min-max of the per-round figures).  Within a round the rows a
+target compares are measured one right after the other (MEASURE_FIRST), and
+a target's ratio is the median of the ratios taken within each round: a slow
+moment of the machine then lands on both sides of one ratio rather than on
+one side of the medians.  Each mode is run in turn:
 ``pinned`` (client and server on one CPU with ``os.sched_setaffinity``: fair,
 as nobody gets a core of their own, and steadier: the headline), then
 ``unpinned``.
@@ -64,7 +68,7 @@ from minirpc.examples import Args  # noqa: E402
 
 INFLIGHT = 64
 ECHO_SIZE = 64
-ROUNDS = 7  # each figure is the median over this many rounds (--quick: 2)
+ROUNDS = 11  # each figure is the median over this many rounds (--quick: 2)
 N = 2000  # calls per sequential run (--quick: 300); twice as many with INFLIGHT in flight
 
 
@@ -469,8 +473,8 @@ PY = "Python clients and servers (client -> server)"
 GO_CLIENT = "Go's jsonrpc/gob client (Go times its own loop)"
 GO_SERVER = "minirpc's client, Go's server"
 
-# (name, section, setup, needs Go).  The targets below refer to rows by these names.  Rows a
-# target compares are neighbours, so that within a round they are measured close together in time.
+# (name, section, setup, needs Go), in the order they are printed.  The targets below refer to rows
+# by these names.
 ROWS = [
     ("socket echo (floor)", PY, setup_echo, False),
     ("toy -> toy server", PY, setup_toy, False),
@@ -493,6 +497,26 @@ ROWS = [
     ("minirpc gob -> Go server", GO_SERVER, setup_go_server("gob", "minirpc"), True),
     ("minirpc json -> Go server", GO_SERVER, setup_go_server("json", "minirpc"), True),
 ]
+
+
+# Within a round these rows are measured first, in this order, so that the rows each target compares
+# are measured one right after the other (or two apart): the targets (a), (c)-(h) all divide by or
+# into "minirpc json tcp", (b) compares two of Go's client rows.  The rest follow in ROWS' order.
+MEASURE_FIRST = [
+    "Go gob: Go -> Go server",  # (f)
+    "toy -> toy server",  # (a), (e)
+    "minirpc json tcp",
+    "minirpc gob tcp",  # (c), (h)
+    "rpyc conn.root.add(a, b)",  # (d)
+    "Go -> toy server",  # (b)
+    "Go -> minirpc json server",
+    "Go -> tiny 8-line server",  # (b')
+]
+
+
+def measuring_order(rows: list[Row]) -> list[Row]:
+    first = {name: i for i, name in enumerate(MEASURE_FIRST)}
+    return sorted(rows, key=lambda r: first.get(r.name, len(first)))  # a stable sort: the rest keep ROWS' order
 
 
 def build_go() -> tuple[str | None, str]:
@@ -528,7 +552,7 @@ def run_mode(mode: str, n: int, rounds: int, gobench: str | None, go_note: str) 
                 except Exception as e:  # a broken setup is reported in its row; the others still run
                     row.note = failure("FAILED to start", e)
             for _ in range(rounds):
-                for row in rows:
+                for row in measuring_order(rows):
                     if row.name not in runners:
                         continue
                     try:
@@ -586,7 +610,7 @@ LABELS = {P50: "p50", SEQ: "sequential calls/s", FLY: f"{INFLIGHT}-in-flight cal
 
 
 def evaluate(target: Target, rows: list[Row]) -> dict:
-    """The ratio of medians, whether it is met, and the spreads behind it."""
+    """The median of the per-round ratios, whether it is met, and the figures behind it."""
     by_name = {r.name: r for r in rows}
     result = {"key": target.key, "top": list(target.top), "bottom": list(target.bottom), "want": target.want,
               "higher_is_better": target.higher_is_better, "value": None, "met": None}
@@ -599,12 +623,13 @@ def evaluate(target: Target, rows: list[Row]) -> dict:
             return result
         sides.append(values)
     (top, bottom) = sides
-    value = statistics.median(top) / statistics.median(bottom)
     per_round = [t / b for t, b in zip(top, bottom)]  # same round: measured side by side
+    value = statistics.median(per_round)
     result.update(value=value, met=value >= target.want if target.higher_is_better else value <= target.want,
                   top_median=statistics.median(top), top_spread=[min(top), max(top)],
                   bottom_median=statistics.median(bottom), bottom_spread=[min(bottom), max(bottom)],
-                  per_round_spread=[min(per_round), max(per_round)])
+                  per_round_spread=[min(per_round), max(per_round)],
+                  ratio_of_medians=statistics.median(top) / statistics.median(bottom))
     return result
 
 
@@ -615,10 +640,10 @@ def _fig(x: float) -> str:
 def print_targets(results: dict[str, list[Row]], rounds: int) -> dict[str, list[dict]]:
     evaluated = {mode: [evaluate(t, rows) for t in TARGETS] for mode, rows in results.items()}
     modes = sorted(results, key=lambda m: m != "pinned")  # the headline first
-    print(f"\n== targets: the ratios the 'seam' and 'scale' issues ask for (median of {rounds} rounds; "
+    print(f"\n== targets: the ratios the 'seam' and 'scale' issues ask for ({rounds} rounds; "
           f"headline: {modes[0] if modes else '-'}) ==")
-    print("   a ratio divides the median of the first row's figure by the second's; [min-max] is the spread of the")
-    print("   per-round figures; 'rounds' is the spread of the ratio taken within each round")
+    print("   a ratio is the median over the rounds of the first row's figure divided by the second's, both taken")
+    print("   in the same round ('rounds': their spread); beside it, each row's median [and min-max] over the rounds")
     for i, target in enumerate(TARGETS):
         (top, tattr), (bottom, battr) = target.top, target.bottom
         sign = "≥" if target.higher_is_better else "≤"
