@@ -5,18 +5,31 @@ r"""One served connection: reading requests, push-back, writing replies, closing
 is a small state machine, so that exactly one worker reads it at a time::
 
     HANDSHAKE --TLS done--> ARMED --readable--> READING --> ARMED      (the usual loop)
-                                                       \-> PAUSED     (push-back: too much in flight)
-                                                       \-> DONE       (EOF, bad bytes, close)
+                                                  ^    |-> PAUSED     (push-back: too much in flight)
+                                                  |    |-> DONE       (EOF, bad bytes, close)
+                                                  +----+   (kept: a lone request, read again after its reply)
 
-A worker that finds the socket readable reads what has arrived, takes every
-whole request from the format (up to ``max_in_flight`` unanswered ones), arms
-the socket again, and runs the calls.  One request it runs itself.  Several
-(a client with many calls in flight) it runs as a ``Batch``: one after the
-other, their replies held back ("corked") to leave in one write -- one system
-call instead of one per reply, no hand-off to other threads.  But calls must
-not wait for each other (Go runs each in a goroutine): if a call is still
-running ``RESCUE_AFTER`` seconds after the batch began, a timer sends what is
-done and hands the calls not started to idle workers.
+A worker that finds the socket readable reads what has arrived and takes every
+whole request from the format (up to ``max_in_flight`` unanswered ones).
+
+* Several (a client with many calls in flight): it arms the socket again, so
+  that other workers read what comes next, and runs them as a ``Batch``: one
+  after the other, their replies held back ("corked") to leave in one write --
+  one system call instead of one per reply, no hand-off to other threads.
+* One (a client calling in a loop): it *keeps* the socket -- disarmed, nobody
+  else reads it -- runs the call, and once the reply is out reads the socket
+  again itself.  Such a client has usually sent its next request by then, and
+  this worker takes it without waking another thread (a wake-up and a fight
+  over the GIL, each call: on an idle multi-core machine it doubled the
+  latency of a sequential call).  Nothing there: it arms the socket and goes.
+  It keeps a connection only while another worker watches the sockets, so
+  that a few busy clients cannot take every worker from the others.
+
+Calls must not wait for each other (Go runs each in a goroutine): if a call is
+still running ``RESCUE_AFTER`` seconds after it began, a timer lets the socket
+go (a kept one) or sends what a batch has done and hands its calls not started
+to idle workers.  (A kept connection has one such timer at a time, not one per
+call: when it fires for a call long answered, it looks again at the one kept now.)
 
 Replies are written by whichever worker finishes a call; what the socket does
 not take at once waits in the stream's outbox, watched through a second file
@@ -113,6 +126,9 @@ class Connection:
         self.in_flight = 0  # requests read and not yet answered
         self.running: dict[int, str] = {}  # seq -> "Service.Method" of the requests in flight
         self.batches: set[Batch] = set()  # batches running now (what they answered is booked at their end)
+        self.kept: tuple | None = None  # READING, this lone call running: its worker reads again after it
+        self.kept_at = 0.0  # when the call kept now began
+        self.rescue_due = False  # a timer (_let_go) will look at the kept call
         self.write_armed = False
         self.closed = False
         self.active = time.monotonic()  # when a request or reply last went by, for idle_timeout
@@ -145,7 +161,23 @@ class Connection:
         self._read(True)
 
     def _read(self, from_socket: bool) -> None:
-        """Read what has arrived, take every whole request (up to the in-flight limit), and run them."""
+        """Read what has arrived, take every whole request (up to the in-flight limit), and run
+        them; while they come one at a time, answer each and read again (``_run_kept``)."""
+        while True:
+            jobs = self._read_requests(from_socket)
+            if not (len(jobs) == 1 and self.kept is jobs[0]):  # (if a rescue came first: run it as any other)
+                break
+            if not self._run_kept(jobs[0]):
+                return
+            from_socket = True
+        if len(jobs) == 1:
+            self.server.run(*jobs[0], self.reply)
+        elif jobs:
+            Batch(self, jobs).run()
+
+    def _read_requests(self, from_socket: bool) -> list:
+        """Read (if ``from_socket``), take the whole requests, and arm the socket again (or
+        pause, or finish) -- or keep it, for a request that came alone."""
         eof = False  # (a peer that closed is seen by the format: whole requests before it still count)
         if from_socket:
             try:
@@ -171,12 +203,42 @@ class Connection:
                     job = prepare(self.server, message.header, lambda t, m=message: decode(m, t), self.reply)
                     if job is not None:
                         jobs.append(job)
-            if not self._after_reading(eof, full):
+            if not self._after_reading(eof, full, jobs[0] if len(jobs) == 1 else None):
                 break
-        if len(jobs) == 1:
-            self.server.run(*jobs[0], self.reply)
-        elif jobs:
-            Batch(self, jobs).run()
+        return jobs
+
+    def _run_kept(self, job: tuple) -> bool:
+        """Run a lone request with the socket kept; True: read it again now."""
+        self.server.run(*job, self.reply)
+        with self.lock:
+            if self.kept is not job:
+                return False  # let go meanwhile: armed, and maybe read by another worker already
+            self.kept = None
+            if self.state == DONE:  # stop_reading or close came meanwhile
+                self._finish_if_done()
+                return False
+            return True
+
+    def _keep(self, job: tuple) -> None:  # (called holding the lock)
+        self.kept, self.kept_at = job, self.active  # READING still: this worker reads again after the reply
+        if not self.rescue_due:
+            self.rescue_due = True
+            self.server.pool.call_later(RESCUE_AFTER, self._let_go, slack=RESCUE_AFTER)
+
+    def _let_go(self) -> None:
+        """The rescue timer: if the kept call runs long, arm the socket, so that the requests
+        behind it are read; if another call is kept now, look at it when it is due."""
+        with self.lock:
+            self.rescue_due = False
+            if self.kept is None or self.state != READING:
+                return  # nothing kept now: the next keep sets a timer again
+            wait = self.kept_at + RESCUE_AFTER - time.monotonic()
+            if wait > 0:
+                self.rescue_due = True
+                self.server.pool.call_later(wait, self._let_go, slack=RESCUE_AFTER)
+            else:
+                self.kept, self.state = None, ARMED
+                self.server.pool.arm(self.fd, READ)
 
     def _take_requests(self, eof: bool) -> tuple[list, bool, bool]:
         """The whole requests buffered, no more than the in-flight limit allows: (requests, eof,
@@ -197,8 +259,9 @@ class Connection:
             messages.append(message)
         return messages, eof, False
 
-    def _after_reading(self, eof: bool, full: bool) -> bool:
-        """Arm the socket again, pause (push-back) or finish; True: go on reading what is buffered."""
+    def _after_reading(self, eof: bool, full: bool, lone: tuple | None) -> bool:
+        """Arm the socket again (or keep it, for a ``lone`` request's job), pause (push-back)
+        or finish; True: go on reading what is buffered."""
         with self.lock:
             self.active = time.monotonic()
             if eof or self.state == DONE:
@@ -208,6 +271,8 @@ class Connection:
                 self.state = PAUSED  # push-back: whoever sends the next reply resumes reading
             elif full:
                 return True  # replies went out meanwhile: there is room again
+            elif lone and not self.stream.outbox and self.server.pool.watching:  # (see the module doc)
+                self._keep(lone)
             else:
                 self.state = ARMED
                 self.server.pool.arm(self.fd, READ)
@@ -343,7 +408,7 @@ class Connection:
             self._close_locked()
 
 
-RESCUE_AFTER = 0.002  # seconds a batch may run before its calls not yet started go to other workers
+RESCUE_AFTER = 0.002  # seconds a batch (a kept call) may run before others may read its connection
 
 
 class Batch:
@@ -369,7 +434,7 @@ class Batch:
         with connection.lock:
             connection.batches.add(self)
         connection.stream.cork()
-        timer = connection.server.pool.call_later(RESCUE_AFTER, self.rescue)
+        timer = connection.server.pool.call_later(RESCUE_AFTER, self.rescue, slack=RESCUE_AFTER)
         while self.open:  # (rescue may close it any time: the deque gives each job to one taker)
             try:
                 job = jobs.popleft()

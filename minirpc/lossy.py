@@ -323,20 +323,23 @@ class Link:
             if named:
                 note(self, direction, named[1], named[2], "lost", "link cut while in the air", named[0])
             return
-        # Noted before it is written: once written, the reply may be read, and the log asked
-        # about it, before this thread runs again.
+        # Noted and counted before it is written: once written, the reply may be read, and the
+        # log or the stats asked about it, before this thread runs again.
         delivered = named and self.network._note(self, direction, named[1], named[2], "delivered",
                                                  f"after {_ms(named[3])}" if named[3] else "", named[0])
+        if direction == "requests":
+            with self._lock:
+                self._count("bytes_sent", len(data))
         try:
             sink.send_bytes(data)
         except OSError:  # the connection is gone: the pump notices and ends
+            if direction == "requests":
+                with self._lock:
+                    self._count("bytes_sent", -len(data))
             if named:
                 self.network._unnote(delivered)
                 note(self, direction, named[1], named[2], "lost", "connection closed", named[0])
             return
-        if direction == "requests":
-            with self._lock:
-                self._count("bytes_sent", len(data))
 
     def close(self) -> None:
         """Close both sides and stop the pump threads (safe to call twice)."""

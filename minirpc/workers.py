@@ -288,25 +288,34 @@ class WorkerPool:
     def every_second(self, fn: Callable[[], None]) -> None:
         self._ticks.append(fn)
 
-    def call_later(self, delay: float, fn: Callable[[], None]) -> Timer:
-        """Run ``fn()`` on some worker after ``delay`` seconds, unless cancelled first."""
+    def call_later(self, delay: float, fn: Callable[[], None], slack: float = 0.0) -> Timer:
+        """Run ``fn()`` on some worker after ``delay`` seconds, unless cancelled first.
+
+        ``fn`` may run up to ``slack`` seconds late: then no poller is woken for it if one
+        wakes by then anyway.  (A busy server sets such a timer for every call it runs and
+        cancels nearly all of them: with slack, the pollers wake once per ``delay`` or so
+        for all of them, not once for each.)"""
         timer = Timer(time.monotonic() + delay, fn)
+        latest = timer.at + slack
         with self._cond:
-            heapq.heappush(self._timers, (timer.at, next(self._timer_ids), timer))
+            heapq.heappush(self._timers, (latest, next(self._timer_ids), timer))  # the pollers' alarm clock
             first = min(self._polling, key=self._polling.get, default=None)
-            wake = first is not None and timer.at < self._polling[first]  # they would sleep past it
+            wake = first is not None and latest < self._polling[first]  # they would sleep past it
             if wake:  # one wakes now and waits again until this timer: count it as doing so already
-                self._polling[first] = timer.at
+                self._polling[first] = latest
         if wake:
             self._poller.wake()
         return timer
 
     def _run_timers(self) -> None:
-        if not self._timers or self._timers[0][0] > time.monotonic():
+        # The heap is in the order of the latest time each timer may run; a poller woken by
+        # the first runs every timer from the front that is due, so that timers with slack,
+        # set one after the other, are run (or dropped, if cancelled) together.
+        if not self._timers or self._timers[0][2].at > time.monotonic():
             return
         due, now = [], time.monotonic()
         with self._cond:
-            while self._timers and self._timers[0][0] <= now:
+            while self._timers and self._timers[0][2].at <= now:
                 timer = heapq.heappop(self._timers)[2]
                 if not timer.cancelled:
                     due.append(timer.fn)
@@ -433,6 +442,11 @@ class WorkerPool:
     @property
     def stopped(self) -> bool:
         return self._stopping
+
+    @property
+    def watching(self) -> bool:
+        """Whether some worker waits on the sockets now (read without the lock: a hint)."""
+        return bool(self._polling)
 
     @property
     def threads(self) -> int:

@@ -1,6 +1,8 @@
 """Requests that arrive in one read run as a batch on the worker that read them
-(minirpc.connection.Batch), their replies corked into one write.  A batch must
-still behave as if every call ran on its own, as Go's goroutines do."""
+(minirpc.connection.Batch), their replies corked into one write; a request that
+arrives alone runs on the worker that read it, which keeps the connection to read
+it again after the reply.  Both must still behave as if every call ran on its
+own, as Go's goroutines do."""
 
 from __future__ import annotations
 
@@ -21,8 +23,10 @@ class Gate:
 
     def __init__(self):
         self.opened = threading.Event()
+        self.waiting = threading.Event()  # a Wait call is running
 
     def Wait(self, n: int) -> int:
+        self.waiting.set()
         if not self.opened.wait(DEADLINE):
             raise RuntimeError("never opened")
         return n
@@ -105,3 +109,91 @@ def test_a_server_closing_during_a_batch_names_only_its_calls_still_running(gate
         gate.opened.set()
         server.close()
     assert [name.split(" ")[0] for name in abandoned] == ["Gate.Wait"]
+
+
+def send_alone_and_wait_until_it_runs(address: str, codec: str, gate: Gate, call: tuple) -> tuple:
+    """Send one request by itself and return once the server runs it (a lone request)."""
+    sock, fmt = send_in_one_write(address, codec, [call])
+    assert gate.waiting.wait(DEADLINE)
+    return sock, fmt
+
+
+def test_a_lone_call_waiting_for_a_later_request_on_its_connection_is_not_deadlocked(gate_serving, codec, gate):
+    sock, fmt = send_alone_and_wait_until_it_runs(gate_serving.address, codec, gate, ("Gate.Wait", 1))
+    with sock:
+        sock.sendall(requests(fmt, [("Gate.Open", 2)], start=1))  # read only if the server lets the socket go
+        assert read_replies(sock, fmt, 2) == {0: 1, 1: 2}
+
+
+def test_requests_behind_a_lone_call_that_never_ends_are_answered(gate_serving, codec, gate):
+    sock, fmt = send_alone_and_wait_until_it_runs(gate_serving.address, codec, gate, ("Gate.Wait", 0))
+    with sock:
+        for seq in range(1, 4):  # one write each: lone requests too
+            sock.sendall(requests(fmt, [("Gate.Add", Args(seq, seq))], start=seq))
+            assert read_replies(sock, fmt, 1) == {seq: 2 * seq}
+        assert not gate.opened.is_set()  # answered while Wait still waits
+        gate.opened.set()
+        assert read_replies(sock, fmt, 1) == {0: 0}
+
+
+def test_a_client_calling_in_a_loop_gets_every_reply_in_order(gate_serving, codec):
+    sock, fmt = connect(gate_serving.address), client_format(codec)
+    with sock:
+        for seq in range(200):
+            sock.sendall(requests(fmt, [("Gate.Add", Args(seq, 1))], start=seq))
+            assert read_replies(sock, fmt, 1) == {seq: seq + 1}
+
+
+def drain(sock: socket.socket) -> None:
+    """Read and drop whatever comes, until the socket closes."""
+    try:
+        while sock.recv(1 << 16):
+            pass
+    except OSError:
+        pass
+
+
+class Relay:
+    """Next(n) sends request n + 1 on the relay's own connection before it returns, so that a
+    worker that reads that connection again after each reply always finds one request there."""
+
+    LIMIT = 400
+
+    def __init__(self, codec: str):
+        self.sock, self.fmt = None, client_format(codec)
+        self.ran = 0
+        self.started = threading.Event()
+        self.ran_when_other_ran: int | None = None
+
+    def Next(self, n: int) -> int:
+        self.ran = n
+        self.started.set()
+        if self.ran_when_other_ran is None and n < self.LIMIT:
+            self.sock.sendall(requests(self.fmt, [("Relay.Next", n + 1)], start=n + 1))
+        return n
+
+    def Other(self, n: int) -> int:
+        self.ran_when_other_ran = self.ran
+        return n
+
+
+def test_a_worker_lets_a_connection_go_that_always_has_a_request_ready(codec):
+    relay = Relay(codec)
+    server = minirpc.Server(workers=1)  # one worker: while it keeps one connection, nobody reads another
+    server.register(relay)
+    with server, server.start("127.0.0.1:0", codec=codec) as serving:
+        relay.sock, other = connect(serving.address), connect(serving.address)
+        drained = threading.Thread(target=drain, args=(relay.sock,), daemon=True)  # (so that push-back never steps in)
+        try:
+            drained.start()
+            relay.sock.sendall(requests(relay.fmt, [("Relay.Next", 0)]))
+            assert relay.started.wait(DEADLINE)
+            fmt = client_format(codec)
+            other.sendall(requests(fmt, [("Relay.Other", 7)]))
+            assert read_replies(other, fmt, 1) == {0: 7}
+            assert relay.ran_when_other_ran < Relay.LIMIT // 2  # served long before the relay ran dry
+        finally:
+            relay.ran_when_other_ran = relay.ran_when_other_ran or 0
+            relay.sock.close()
+            other.close()
+            drained.join(DEADLINE)

@@ -112,6 +112,23 @@ def test_the_same_seed_loses_the_same_calls(world):
     assert "ok" in runs[0][0] and "lost" in runs[0][0]
 
 
+def test_a_request_is_counted_in_the_stats_before_the_server_can_answer_it(world):
+    net, servers = world("kv")
+    seen = []
+
+    class Peek:
+        def Stats(self, args: Args) -> int:  # runs once the request was forwarded
+            seen.append(net.stats()["links"]["client->kv#1"]["bytes_sent"])
+            return 0
+
+    servers["kv"].register(Peek())
+    client = net.dial("kv")
+    for i in range(20):
+        assert client.call("Peek.Stats", Args(i, 1), reply_type=int, timeout=LONG) == 0
+    final = net.stats()["links"]["client->kv#1"]["bytes_sent"]
+    assert all(b > a for a, b in zip(seen, seen[1:])) and seen[-1] == final
+
+
 def test_a_different_seed_loses_different_calls(world):
     first, _ = world("kv", seed=1, drop=0.3)
     second, _ = world("kv", seed=2, drop=0.3)

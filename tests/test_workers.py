@@ -69,6 +69,32 @@ def test_a_timer_does_not_wait_for_the_pollers_idle_wait():
         pool.stop(DEADLINE)
 
 
+def test_a_timer_with_slack_does_not_wait_for_the_pollers_idle_wait_either():
+    class Sleepy(WorkerPool):
+        IDLE_WAIT = 60.0
+
+    pool = Sleepy(2, "sleepy-worker")
+    pool.submit(lambda: None)
+    try:
+        time.sleep(0.1)
+        ran = threading.Event()
+        pool.call_later(0.01, ran.set, slack=0.01)  # late by 10 ms at most: not by a minute
+        assert ran.wait(DEADLINE)
+    finally:
+        pool.stop(DEADLINE)
+
+
+def test_timers_with_slack_set_back_to_back_all_run(pool):
+    runs, done = [], threading.Event()
+    for i in range(100):  # what a busy server does: one per call, most cancelled
+        timer = pool.call_later(0.002, lambda i=i: (runs.append(i), len(runs) == 50 and done.set()), slack=0.002)
+        if i % 2:
+            timer.cancel()
+    assert done.wait(DEADLINE)
+    time.sleep(0.05)
+    assert sorted(runs) == list(range(0, 100, 2))
+
+
 def test_a_job_that_raises_does_not_take_a_worker_away(pool, caplog):
     pool.submit(lambda: 1 / 0)
     done = [threading.Event() for _ in range(pool.size)]
