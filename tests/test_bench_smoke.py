@@ -1,4 +1,5 @@
-"""benchmarks/: bench.py still runs and prints every ratio it can, and the toy yardstick is a real JSON-RPC peer.
+"""benchmarks/: bench.py still runs and prints every ratio it can, scale.py prints its figures, and the toy
+yardstick is a real JSON-RPC peer.
 
 No timing is checked anywhere: figures on a shared machine are not specifications.
 """
@@ -115,6 +116,18 @@ def test_codec_micro_benchmark_prints_figures_for_both_formats(quick_run):
     section = out[out.index("encode/decode"):out.index("== unpinned")]
     for name in ("json", "gob"):
         assert re.search(rf"{name} +request encode +[0-9.]+ µs +decode +[0-9.]+ µs +reply encode", section), section
+
+
+def test_scale_run_prints_every_figure_with_small_counts():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "scale.py"), "--connections", "40", "--burst", "10",
+                             "--pipelined", "10"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert re.search(r"burst of 10 clients: all 10 replied within", out), out
+    assert re.search(r"40 connections opened one after the other, one call each: [0-9.]+ s", out), out
+    assert re.search(r"40 idle connections: \d+ server threads", out), out
+    assert re.search(r"10 connections x 50 pipelined calls: every reply in [0-9.]+ s, at most \d+ server threads", out)
+    assert re.search(r"all closed: \d+ server threads", out), out
 
 
 # The toy: the yardstick must be a real JSON-RPC 1.0 peer, or beating it means nothing.
