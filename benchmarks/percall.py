@@ -5,6 +5,7 @@
     python benchmarks/percall.py latency   # pinned p50 of minirpc json/gob tcp, interleaved runs
     python benchmarks/percall.py loop --codec gob --n 2000   # just run calls (for valgrind)
     python benchmarks/percall.py inflight  # the client alone: CPU per call with 64 in flight, Go's server
+    python benchmarks/percall.py floor     # the leanest Python pipelining loops beside minirpc's client
 
 ``cpu`` runs a whole call -- ``Client._send``, the server's ``serve_request``
 (read, run, reply), ``Client._read_until`` -- on one thread over a socketpair, so no
@@ -21,6 +22,12 @@ minirpc's client keeps 64 calls in flight against Go's own server (built from
 ``benchmarks/go``; needs Go), and ``getrusage`` gives the client process's CPU
 per call, its kernel part and its context switches per call, for each codec,
 pinned (client and server on one CPU) and unpinned.
+
+``floor`` asks how far a Python client could go at all: pinned, 64 in flight
+against Go's JSON server, it runs minirpc's client beside the leanest pipelining
+loop Python allows (one thread, no locks, the JSON format alone; then the same
+with a ``concurrent.futures.Future`` per call, as any client that hands out
+futures has), and prints each as a fraction of Go's gob pair.
 
 On a shared VM even ``cpu`` moves by ±30 %.  Instruction counts do not:
 ``loop`` runs the ``cpu`` loop ``--n`` times and nothing else, so
@@ -40,6 +47,7 @@ import socket
 import statistics
 import sys
 import time
+from concurrent import futures
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -49,7 +57,9 @@ sys.path.insert(0, str(HERE))
 import bench  # noqa: E402
 from minirpc import client as mclient  # noqa: E402
 from minirpc import codec as mcodec  # noqa: E402
+from minirpc import jsonrpc as mjsonrpc  # noqa: E402
 from minirpc import server as mserver  # noqa: E402
+from minirpc.format import NEED_DATA, Request  # noqa: E402
 from minirpc.examples import Args  # noqa: E402
 
 
@@ -171,9 +181,77 @@ def inflight(n: int, rounds: int) -> None:
     os.sched_setaffinity(0, all_cpus)
 
 
+def _bare_pipeline(address: str, n: int, with_futures: bool) -> float:
+    """Calls/s of the leanest pipelining client Python allows: one thread, no locks, the JSON
+    format alone -- encode up to INFLIGHT requests, send them in one write, read what came
+    back, parse every reply (and, ``with_futures``, settle and read a Future per call)."""
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        fmt, sent, done, waiting = mjsonrpc.ClientFormat(), 0, 0, {}
+        start = time.perf_counter()
+        while done < n:
+            out = bytearray()
+            while sent < n and sent - done < bench.INFLIGHT:
+                out += fmt.encode(Request("Arith.Add", sent), Args(sent, 1))
+                if with_futures:
+                    waiting[sent] = futures.Future()
+                sent += 1
+            if out:
+                sock.sendall(out)
+            fmt.receive_data(sock.recv(1 << 16))
+            while (message := fmt.next_message()) is not NEED_DATA:
+                reply = fmt.decode_body(message, int)
+                if with_futures:
+                    future = waiting.pop(message.header.seq)
+                    future.set_result(reply)
+                    reply = future.result()
+                if reply != message.header.seq + 1:
+                    raise AssertionError(f"wrong reply {reply!r} to call {message.header.seq}")
+                done += 1
+        return n / (time.perf_counter() - start)
+
+
+def floor(n: int, rounds: int) -> None:
+    """Pinned, 64 in flight against Go's JSON server: minirpc's client beside the leanest
+    Python clients, and Go's gob pair (the yardstick of bench.py's target (f))."""
+    gobench, note = bench.build_go()
+    if gobench is None:
+        raise SystemExit(f"floor needs Go: {note}")
+    all_cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(all_cpus)})  # pinned: client and server share one CPU
+    json_server = bench.Subprocess([gobench, "server", "-codec", "json"])
+    gob_server = bench.Subprocess([gobench, "server", "-codec", "gob"])
+    try:
+        with mclient.dial("tcp", json_server.address, codec="json") as client:
+            def go(i):
+                return client.go("Arith.Add", Args(i, 1), reply_type=int)
+
+            rows = {
+                "one thread, the format alone": lambda: _bare_pipeline(json_server.address, n, False),
+                "one thread, and a Future per call": lambda: _bare_pipeline(json_server.address, n, True),
+                "minirpc's client (go)": lambda: bench.inflight_rate(go, n),
+                "Go's gob client and server": lambda: bench.go_client_runner(
+                    gobench, "gob", gob_server.address)(n // 2).inflight_per_s,
+            }
+            figures = {name: [] for name in rows}
+            for _ in range(rounds):
+                for name, run in rows.items():
+                    figures[name].append(run())
+    finally:
+        json_server.stop()
+        gob_server.stop()
+        os.sched_setaffinity(0, all_cpus)
+    go_pair = statistics.median(figures["Go's gob client and server"])
+    print(f"{bench.INFLIGHT} in flight on one connection, pinned, against Go's JSON server (median of {rounds}):")
+    for name, rates in figures.items():
+        rate = statistics.median(rates)
+        print(f"  {name:36} {rate:8.0f} calls/s   {rate / go_pair:4.2f} x Go's gob pair")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["cpu", "latency", "loop", "inflight"])
+    parser.add_argument("what", choices=["cpu", "latency", "loop", "inflight", "floor"])
     parser.add_argument("--codec", default="gob", help="loop: which codec")
     parser.add_argument("--n", type=int, default=3000, help="calls per run")
     parser.add_argument("--rounds", type=int, default=7, help="runs per codec (the median is shown)")
@@ -189,6 +267,8 @@ def main() -> None:
             call()
     elif args.what == "inflight":
         inflight(args.n * 5, args.rounds)
+    elif args.what == "floor":
+        floor(args.n * 5, args.rounds)
     else:
         latency(args.n, args.rounds)
 

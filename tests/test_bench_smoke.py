@@ -130,6 +130,16 @@ def test_scale_run_prints_every_figure_with_small_counts():
     assert re.search(r"all closed: \d+ server threads", out), out
 
 
+@pytest.mark.skipif(not HAVE_GO and not GO_REQUIRED, reason="Go is not installed: percall.py floor needs its server")
+def test_percall_floor_prints_each_client_as_a_fraction_of_gos_pair():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "percall.py"), "floor", "--n", "100", "--rounds", "1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for name in ("one thread, the format alone", "one thread, and a Future per call", "minirpc's client (go)",
+                 "Go's gob client and server"):
+        assert re.search(rf"{re.escape(name)} +[0-9]+ calls/s +[0-9.]+ x Go's gob pair", result.stdout), result.stdout
+
+
 # The toy: the yardstick must be a real JSON-RPC 1.0 peer, or beating it means nothing.
 
 
