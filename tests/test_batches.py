@@ -194,6 +194,8 @@ def test_a_worker_lets_a_connection_go_that_always_has_a_request_ready(codec):
             assert relay.ran_when_other_ran < Relay.LIMIT // 2  # served long before the relay ran dry
         finally:
             relay.ran_when_other_ran = relay.ran_when_other_ran or 0
+            relay.sock.shutdown(socket.SHUT_RDWR)  # (close alone would not wake the drain in recv)
             relay.sock.close()
             other.close()
             drained.join(DEADLINE)
+        assert not drained.is_alive()
