@@ -551,8 +551,9 @@ def run_mode(mode: str, n: int, rounds: int, gobench: str | None, go_note: str) 
                     row.note = str(e)
                 except Exception as e:  # a broken setup is reported in its row; the others still run
                     row.note = failure("FAILED to start", e)
+            order = measuring_order(rows)
             for _ in range(rounds):
-                for row in measuring_order(rows):
+                for row in order:
                     if row.name not in runners:
                         continue
                     try:

@@ -20,8 +20,8 @@ whole request from the format (up to ``max_in_flight`` unanswered ones).
   else reads it -- runs the call, and once the reply is out reads the socket
   again itself.  Such a client has usually sent its next request by then, and
   this worker takes it without waking another thread (a wake-up and a fight
-  over the GIL, each call: on an idle multi-core machine it doubled the
-  latency of a sequential call).  Nothing there: it arms the socket and goes.
+  over the GIL, each call: on an idle 2-core machine they were two fifths of
+  a sequential call's latency).  Nothing there: it arms the socket and goes.
   It keeps a connection only while another worker watches the sockets, so
   that a few busy clients cannot take every worker from the others.
 

@@ -9,17 +9,18 @@ A slow call holds up a fast one on the same connection for at most a few
 milliseconds (requests read together run as a batch, a request read alone
 keeps its connection to itself, and a timer hands the rest to idle workers
 after ``connection.RESCUE_AFTER``; with every worker busy, until one is free),
-and replies go out in the order calls *finish*.  When the client hangs up, calls still
-running finish and their replies are still sent (a half-closed client gets
-its answer); bytes that break the format end the connection, as in Go.
+and replies go out in the order calls *finish*.  When the client hangs up,
+calls still running finish and their replies are still sent (a half-closed
+client gets its answer); bytes that break the format end the connection, as
+in Go.
 
 Threads.  A fixed pool of ``workers`` threads does all the work, however many
 connections there are (``minirpc.workers`` explains the leader/followers
 design): an idle connection costs no thread, and the worker that reads a
 request runs it and writes its reply itself, so a lone synchronous call never
 waits for a thread hand-off -- and it then reads the connection again, so that
-a client calling in a loop is served by one worker, not woken for in turn.  At most ``workers`` calls run at once; more
-wait their turn.
+a client calling in a loop is served by one worker, not woken for in turn.  At
+most ``workers`` calls run at once; more wait their turn.
 
 Push-back, beyond Go.  Go reads requests as fast as they come and starts a
 goroutine for each, so a client that sends and never reads makes the server

@@ -292,9 +292,9 @@ class WorkerPool:
         """Run ``fn()`` on some worker after ``delay`` seconds, unless cancelled first.
 
         ``fn`` may run up to ``slack`` seconds late: then no poller is woken for it if one
-        wakes by then anyway.  (A busy server sets such a timer for every call it runs and
-        cancels nearly all of them: with slack, the pollers wake once per ``delay`` or so
-        for all of them, not once for each.)"""
+        wakes by then anyway.  (A busy server sets such a timer for every batch and kept
+        connection, and cancels nearly all of them: with slack, the pollers wake once per
+        ``delay`` or so for all of them, not once for each.)"""
         timer = Timer(time.monotonic() + delay, fn)
         latest = timer.at + slack
         with self._cond:
@@ -311,9 +311,9 @@ class WorkerPool:
         # The heap is in the order of the latest time each timer may run; a poller woken by
         # the first runs every timer from the front that is due, so that timers with slack,
         # set one after the other, are run (or dropped, if cancelled) together.
-        if not self._timers or self._timers[0][2].at > time.monotonic():
-            return
         due, now = [], time.monotonic()
+        if not self._timers or self._timers[0][2].at > now:
+            return
         with self._cond:
             while self._timers and self._timers[0][2].at <= now:
                 timer = heapq.heappop(self._timers)[2]
