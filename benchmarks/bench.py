@@ -503,6 +503,7 @@ ROWS = [
 # are measured one right after the other (or two apart): the targets (a), (c)-(h) all divide by or
 # into "minirpc json tcp", (b) compares two of Go's client rows.  The rest follow in ROWS' order.
 MEASURE_FIRST = [
+    "Go json: Go -> Go server",  # (f')
     "Go gob: Go -> Go server",  # (f)
     "toy -> toy server",  # (a), (e)
     "minirpc json tcp",
@@ -601,6 +602,8 @@ TARGETS = [
            ("minirpc json tcp", FLY), ("toy -> toy server", FLY), 1.2, True),
     Target("f", "scale", "64 in flight: minirpc JSON vs Go's gob (Go client, Go server)",
            ("minirpc json tcp", FLY), ("Go gob: Go -> Go server", FLY), 0.6, True),
+    Target("f'", "scale", "(reference for f, not a target) the same against Go's JSON pair",
+           ("minirpc json tcp", FLY), ("Go json: Go -> Go server", FLY), 0.6, True),
     Target("g", "scale", "64 in flight vs minirpc's own sequential rate",
            ("minirpc json tcp", FLY), ("minirpc json tcp", SEQ), 3.0, True),
     Target("h", "scale", "64 in flight: gob vs JSON",
@@ -685,6 +688,20 @@ def print_table(mode: str, rows: list[Row]) -> None:
 
 # ---------------------------------------------------------------------------
 # Encode/decode micro-benchmark: the sans-IO formats alone, no socket
+
+
+def cpu_model() -> str:
+    """The processor's name, as Linux gives it: the ratios move with the host more than the
+    code does (target (f) was 0.45 on one 2-CPU VM and 0.63 on another, same code)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def codec_microbench(n: int) -> None:
@@ -787,7 +804,7 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     gobench, go_note = build_go()
     print(f"minirpc benchmark: {n} calls per latency run ({2 * n} with {INFLIGHT} in flight), {rounds} rounds, "
-          f"modes {','.join(modes)}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+          f"modes {','.join(modes)}, {os.cpu_count()} CPUs ({cpu_model()}), Python {sys.version.split()[0]}, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     codec_microbench(n)
     results = {}
@@ -799,7 +816,7 @@ def main(argv=None) -> None:
         shutil.rmtree(os.path.dirname(gobench), ignore_errors=True)
     if args.json:
         Path(args.json).write_text(json.dumps({
-            "n": n, "rounds": rounds,
+            "n": n, "rounds": rounds, "cpu": cpu_model(), "cpus": os.cpu_count(),
             "rows": {m: [dict(asdict(r), p50_us=r.p50_us, p99_us=r.p99_us, calls_per_s=r.median(SEQ),
                               inflight_per_s=r.median(FLY)) for r in rows] for m, rows in results.items()},
             "targets": evaluated,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import socket
@@ -30,10 +31,10 @@ from minirpc.examples import Args  # noqa: E402
 PYTHON_ROWS = ["socket echo (floor)", "toy -> toy server", "minirpc -> tiny 8-line server", "minirpc json tcp",
                "minirpc json unix", "minirpc json http", "minirpc gob tcp", "minirpc gob unix", "minirpc gob http",
                "xmlrpc (keep-alive)"]
-GO_ROWS = ["Go gob: Go -> Go server", "Go -> toy server", "Go -> minirpc json server", "Go -> tiny 8-line server",
+GO_ROWS = ["Go gob: Go -> Go server", "Go json: Go -> Go server", "Go -> toy server", "Go -> minirpc json server", "Go -> tiny 8-line server",
            "minirpc json -> Go server"]
 PYTHON_TARGETS = ["a", "c", "e", "g", "h"]  # need nothing but minirpc and the toy
-GO_TARGETS = ["b", "b'", "f"]
+GO_TARGETS = ["b", "b'", "f", "f'"]
 HAVE_GO = shutil.which("go") is not None
 
 
@@ -60,6 +61,12 @@ def test_quick_run_exits_cleanly_and_writes_its_figures(quick_run):
     result, figures = quick_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert figures is not None and figures["rounds"] == 2
+
+
+def test_the_figures_name_the_machine_they_were_measured_on(quick_run):
+    result, figures = quick_run
+    assert figures["cpus"] == os.cpu_count() and figures["cpu"] == bench.cpu_model() != ""
+    assert f"{os.cpu_count()} CPUs ({bench.cpu_model()})" in result.stdout
 
 
 def test_every_python_row_has_figures_from_every_round(quick_run):
