@@ -177,6 +177,8 @@ class _OnDemand:
         self._idle = False  # the thread waits on _due, and nobody has woken it yet
 
     def want(self) -> None:
+        if self._wanted:
+            return  # asked already, and not yet begun: that run will do this work too
         self._wanted = True
         if self.thread is None:
             self.thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
@@ -281,7 +283,8 @@ class Client:
             except Exception as e:  # e.g. args the codec cannot encode; Go returns it as is
                 self._forget(call)
                 call._settle(error=e)
-        self._fail_unwritten(unwritten)
+        if unwritten:
+            self._fail_unwritten(unwritten)
         return call
 
     def _writer_round(self) -> None:
@@ -338,7 +341,7 @@ class Client:
     def _pump_round(self) -> None:
         with self._reading:
             stay = True  # after the reply to a go() call, wait on the socket for the next reply
-            while not self._ended() and (self._pending or stay):  # (no lock needed)
+            while not (self._closing or self._broken) and (self._pending or stay):  # (no lock needed)
                 stay = isinstance(self._read_one(), Call)
         self._hand_over()
 

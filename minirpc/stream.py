@@ -77,8 +77,10 @@ class Stream:
         Raises what the format raises (``EOFError``, ``ProtocolError``...),
         ``OSError`` from the socket, ``TimeoutError`` when the deadline passes."""
         while True:
-            message = self.next_message()
+            message = self.format.next_message()  # (next_message, one call fewer per message)
             if message is not NEED_DATA:
+                if self.taps:
+                    self._tell_taps(message)
                 return message
             if deadline is not None:
                 self.sock.settimeout(deadline.left())
@@ -99,9 +101,12 @@ class Stream:
         """The next whole message from the bytes already received, or NEED_DATA."""
         message = self.format.next_message()
         if message is not NEED_DATA and self.taps:
-            for tap in self.taps:
-                tap("in", message.header, message.data)
+            self._tell_taps(message)
         return message
+
+    def _tell_taps(self, message: Message) -> None:
+        for tap in self.taps:
+            tap("in", message.header, message.data)
 
     # -- writing (any thread)
 

@@ -219,7 +219,7 @@ def to_plain(value: Any) -> Any:
 def from_plain(value: Any, tp: Any, where: str = "value") -> Any:
     """Check ``value`` against ``tp`` and build it; ``ValueError`` names ``where``."""
     try:
-        return converter(tp)(value)
+        return (_CONVERTERS.get(tp) or converter(tp))(value)
     except _Mismatch as e:
         raise ValueError(f"{where}{''.join(reversed(e.path))}: {e.detail}") from None
     except RecursionError:
