@@ -200,7 +200,10 @@ class HTTPServer:
     # -- routes (Go's Handle and HandleHTTP)
     def handle_rpc(self, path: str, server: Any, codec: CodecChoice = None) -> None:
         """Tunnel CONNECTs on ``path`` into ``server`` (Go's ``HandleHTTP``'s RPC half)."""
-        wire_format(codec)  # an unknown codec name fails here, not on the first client
+        if wire_format(codec) is None:  # (an unknown codec name fails in there, not on the first client)
+            raise TypeError("the HTTP tunnel hands its connections to formats (codec='gob', 'json' or a "
+                            "WireFormat); a codec of your own reads its socket itself and would miss the bytes "
+                            "already read with the request: serve it with Server.start")
         self.routes[path] = _Route("rpc", server, codec)
         server._attach(self)
 

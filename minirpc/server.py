@@ -20,7 +20,11 @@ design): an idle connection costs no thread, and the worker that reads a
 request runs it and writes its reply itself, so a lone synchronous call never
 waits for a thread hand-off -- and it then reads the connection again, so that
 a client calling in a loop is served by one worker, not woken for in turn.  At
-most ``workers`` calls run at once; more wait their turn.
+most ``workers`` calls run at once; more wait their turn.  (One exception: a
+codec of your own -- ``codec=`` a factory, not a format -- reads its socket
+itself, blocking, so each of its connections takes a thread of its own, as in
+Go; they count against ``max_connections``, which bounds them, and ``close()``
+closes them.)
 
 Push-back, beyond Go.  Go reads requests as fast as they come and starts a
 goroutine for each, so a client that sends and never reads makes the server
@@ -79,8 +83,9 @@ class Server:
         self.close_timeout = close_timeout  # how long leaving a ``with`` block waits for running calls
         self.pool = WorkerPool(workers, f"{name}-worker")
         self.pool.every_second(self._sweep)
-        self._lock = threading.Lock()  # protects the three below
+        self._lock = threading.Lock()  # protects the four below
         self._connections: set[Connection] = set()
+        self._own_codecs: dict[int, tuple[Any, Any]] = {}  # id -> (origin, a codec of your own being served)
         self._servings: list[Serving] = []
         self._fronts: list[Any] = []  # HTTP servers tunnelling into this one (minirpc.http)
         self._closed = False
@@ -116,7 +121,36 @@ class Server:
         if isinstance(codec, StreamServerCodec):
             stream = codec.stream
             return self.adopt(stream.sock, None, stream=stream).finished.wait()
-        serve_codec_loop(self, codec)
+        if self._take_own(codec):
+            self._serve_own(codec)
+
+    def _take_own(self, codec: Any, origin: Any = None) -> bool:
+        """Count a codec of your own among the connections, for ``max_connections`` and
+        ``close()``; a closed server hangs up on it at once (False)."""
+        with self._lock:
+            if not self._closed:
+                self._own_codecs[id(codec)] = (origin, codec)
+                return True
+        codec.close()
+        return False
+
+    def _close_own(self, origin: Any = None) -> None:
+        """Close the codecs of your own that came from ``origin`` (None: all).  Each one's
+        thread, blocked reading, wakes and ends once the calls it started are answered."""
+        with self._lock:
+            codecs = [c for o, c in self._own_codecs.values() if origin is None or o is origin]
+        for codec in codecs:
+            try:
+                codec.close()
+            except Exception as e:
+                log.debug("minirpc: closing a codec of your own failed: %s", e)
+
+    def _serve_own(self, codec: Any) -> None:
+        try:
+            serve_codec_loop(self, codec)
+        finally:
+            with self._lock:
+                self._own_codecs.pop(id(codec), None)
 
     def serve_request(self, codec: Any) -> None:
         """Read, run and answer exactly one request on this thread (Go's ``ServeRequest``).
@@ -211,7 +245,7 @@ class Server:
 
     def at_capacity(self) -> bool:
         """Is the server serving ``max_connections`` already (a new one would be refused)?"""
-        return len(self._connections) >= self.max_connections
+        return len(self._connections) + len(self._own_codecs) >= self.max_connections
 
     def connections(self, origin: Any = None) -> list[Connection]:
         with self._lock:
@@ -252,6 +286,7 @@ class Server:
             fronts, self._fronts = self._fronts, []
         for front in fronts:
             front.unmount(self)
+        self._close_own()
         deadline = None if timeout is None else time.monotonic() + timeout
         abandoned = []
         for serving in servings:
@@ -309,8 +344,14 @@ class Serving:
             return self._refuse(sock)
         if self.format is None:  # a codec of your own reads its socket itself: it needs a thread
             sock.setblocking(True)
-            threading.Thread(target=serve_codec_loop, args=(self.server, self.codec(sock)), daemon=True,
-                             name="minirpc-server-codec").start()
+            try:
+                codec = self.codec(sock)
+            except Exception as e:  # the factory failed: this client is hung up on, the listener goes on
+                log.warning("minirpc: the codec factory failed: %r", e)
+                return net.close(sock)
+            if self.server._take_own(codec, origin=self):
+                threading.Thread(target=self.server._serve_own, args=(codec,), daemon=True,
+                                 name="minirpc-server-codec").start()
             return
         if self.ssl_context is not None:
             sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
@@ -356,6 +397,7 @@ class Serving:
             lingering, self._lingering = self._lingering, []
         for _, sock in lingering:
             sock.close()
+        self.server._close_own(origin=self)
         deadline = None if timeout is None else time.monotonic() + timeout
         return drain(self.server.connections(origin=self), deadline)
 

@@ -351,3 +351,15 @@ def test_a_token_that_cannot_travel_in_a_header_is_refused_at_once(token):
         bearer_token(token)
     with pytest.raises(ValueError, match="printable ASCII"):
         bearer_headers(token)
+
+
+def test_a_tunnel_refuses_a_codec_of_your_own_when_it_is_mounted(server):
+    def own_codec(conn):  # a Go-style ServerCodec factory: it would read the socket itself
+        raise AssertionError("never called")
+
+    web = minirpc.http.HTTPServer()
+    with pytest.raises(TypeError, match="a codec of your own reads its socket itself.*Server.start"):
+        web.handle_rpc("/own", server, codec=own_codec)
+    assert "/own" not in web.routes
+    with pytest.raises(ValueError, match="unknown codec 'xml'"):
+        web.handle_rpc("/xml", server, codec="xml")

@@ -273,3 +273,136 @@ def test_past_the_connection_cap_the_http_tunnel_answers_503(scale_server):
         finally:
             for client in clients:
                 client.close()
+
+
+# ---------------------------------------------------------------- a codec of your own
+
+
+class OwnJSONCodec:
+    """A codec of one's own, as Go's ``rpc.ServerCodec`` is: four methods, reading its socket
+    itself (it is not one of minirpc's, so the workers cannot watch its socket for it)."""
+
+    def __init__(self, conn):
+        self._inner = minirpc.codec.server_codec("json", conn)
+
+    def read_request_header(self):
+        return self._inner.read_request_header()
+
+    def read_request_body(self, arg_type):
+        return self._inner.read_request_body(arg_type)
+
+    def write_response(self, response, body):
+        self._inner.write_response(response, body)
+
+    def close(self):
+        self._inner.close()
+
+
+def codec_threads() -> int:
+    return sum(t.name == "minirpc-server-codec" for t in threading.enumerate())
+
+
+@pytest.fixture
+def own_codec_server():
+    server = minirpc.Server(workers=WORKERS, max_connections=3)
+    server.register(Robust())
+    serving = server.start("127.0.0.1:0", codec=OwnJSONCodec)
+    yield server, serving
+    server.close()
+    assert wait_until(lambda: codec_threads() == 0)
+
+
+def test_a_codec_of_your_own_takes_a_thread_per_connection_until_it_closes(own_codec_server):
+    _, serving = own_codec_server
+    clients = [minirpc.dial(serving.address, codec="json") for _ in range(3)]
+    for client in clients:
+        assert client.call("Robust.Add", Args(2, 3), timeout=DEADLINE) == 5
+    assert codec_threads() == 3
+    for client in clients:
+        client.close()
+    assert wait_until(lambda: codec_threads() == 0)
+
+
+def test_codecs_of_your_own_count_against_max_connections(own_codec_server):
+    server, serving = own_codec_server
+    clients = [minirpc.dial(serving.address, codec="json") for _ in range(3)]
+    try:
+        for client in clients:
+            assert client.call("Robust.Add", Args(1, 1), timeout=DEADLINE) == 2
+        assert server.at_capacity()
+        with minirpc.dial(serving.address, codec="json") as refused:
+            with pytest.raises(minirpc.ConnectionLost):  # (no format to say why in: the server hangs up)
+                refused.call("Robust.Add", Args(1, 1), timeout=DEADLINE)
+        assert codec_threads() == 3
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_closing_the_server_closes_the_connections_of_a_codec_of_your_own(own_codec_server):
+    server, serving = own_codec_server
+    with minirpc.dial(serving.address, codec="json") as client:
+        assert client.call("Robust.Add", Args(1, 2), timeout=DEADLINE) == 3
+        server.close()
+        assert wait_until(lambda: codec_threads() == 0)
+        with pytest.raises((minirpc.ConnectionLost, minirpc.ShutdownError)):
+            client.call("Robust.Add", Args(1, 2), timeout=DEADLINE)
+
+
+def test_closing_a_listener_closes_the_connections_it_gave_a_codec_of_your_own(own_codec_server):
+    server, serving = own_codec_server
+    with minirpc.dial(serving.address, codec="json") as client:
+        assert client.call("Robust.Add", Args(1, 2), timeout=DEADLINE) == 3
+        serving.close()
+        assert wait_until(lambda: codec_threads() == 0)
+
+
+def test_closing_the_server_ends_a_serve_codec_call_blocked_on_a_codec_of_your_own():
+    server = minirpc.Server(workers=WORKERS)
+    server.register(Robust())
+    ours, theirs = socket.socketpair()
+    served = threading.Thread(target=server.serve_codec, args=(OwnJSONCodec(ours),))
+    served.start()
+    try:
+        with minirpc.new_client(theirs, codec="json") as client:
+            assert client.call("Robust.Add", Args(4, 5), timeout=DEADLINE) == 9
+            server.close()
+            served.join(DEADLINE)
+            assert not served.is_alive()
+    finally:
+        server.close()
+        served.join(DEADLINE)
+
+
+def test_a_closed_server_hangs_up_on_a_codec_of_your_own_at_once():
+    server = minirpc.Server(workers=WORKERS)
+    server.close()
+    ours, theirs = socket.socketpair()
+    with theirs:
+        server.serve_codec(OwnJSONCodec(ours))  # returns at once: nothing is served
+        theirs.settimeout(DEADLINE)
+        assert theirs.recv(1) == b""
+
+
+def test_a_codec_factory_that_raises_hangs_up_on_that_client_only(caplog):
+    made = []
+
+    def fussy(conn):  # fails for the first connection only
+        made.append(conn)
+        if len(made) == 1:
+            raise RuntimeError("no codec for you")
+        return OwnJSONCodec(conn)
+
+    server = minirpc.Server(workers=WORKERS)
+    server.register(Robust())
+    serving = server.start("127.0.0.1:0", codec=fussy)
+    try:
+        with minirpc.dial(serving.address, codec="json") as first:
+            with pytest.raises(minirpc.ConnectionLost):
+                first.call("Robust.Add", Args(1, 1), timeout=DEADLINE)
+        with minirpc.dial(serving.address, codec="json") as second:
+            assert second.call("Robust.Add", Args(1, 1), timeout=DEADLINE) == 2
+        assert "no codec for you" in caplog.text
+    finally:
+        server.close()
+    assert wait_until(lambda: codec_threads() == 0)
