@@ -46,6 +46,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import ssl
 import threading
 import time
 from typing import Any
@@ -85,7 +86,7 @@ class Server:
         self.pool.every_second(self._sweep)
         self._lock = threading.Lock()  # protects the four below
         self._connections: set[Connection] = set()
-        self._own_codecs: dict[int, tuple[Any, Any]] = {}  # id -> (origin, a codec of your own being served)
+        self._own_codecs: dict[int, tuple[Any, Any]] = {}  # id -> (origin, close) of a codec of your own served
         self._servings: list[Serving] = []
         self._fronts: list[Any] = []  # HTTP servers tunnelling into this one (minirpc.http)
         self._closed = False
@@ -121,36 +122,62 @@ class Server:
         if isinstance(codec, StreamServerCodec):
             stream = codec.stream
             return self.adopt(stream.sock, None, stream=stream).finished.wait()
-        if self._take_own(codec):
-            self._serve_own(codec)
+        if self._take_own(codec, codec.close):
+            try:
+                serve_codec_loop(self, codec)
+            finally:
+                self._forget_own(codec)
 
-    def _take_own(self, codec: Any, origin: Any = None) -> bool:
-        """Count a codec of your own among the connections, for ``max_connections`` and
-        ``close()``; a closed server hangs up on it at once (False)."""
+    # -- codecs of your own: a thread each, counted among the connections
+
+    def _take_own(self, key: Any, close: Any, origin: Any = None) -> bool:
+        """Count a codec of your own (or the socket it is to have) among the connections, for
+        ``max_connections`` and ``close()``; a closed server hangs up on it at once (False)."""
         with self._lock:
             if not self._closed:
-                self._own_codecs[id(codec)] = (origin, codec)
+                self._own_codecs[id(key)] = (origin, close)
                 return True
-        codec.close()
+        close()
         return False
+
+    def _forget_own(self, key: Any) -> None:
+        with self._lock:
+            self._own_codecs.pop(id(key), None)
 
     def _close_own(self, origin: Any = None) -> None:
         """Close the codecs of your own that came from ``origin`` (None: all).  Each one's
         thread, blocked reading, wakes and ends once the calls it started are answered."""
         with self._lock:
-            codecs = [c for o, c in self._own_codecs.values() if origin is None or o is origin]
-        for codec in codecs:
+            closers = [close for o, close in self._own_codecs.values() if origin is None or o is origin]
+        for close in closers:
             try:
-                codec.close()
+                close()
             except Exception as e:
                 log.debug("minirpc: closing a codec of your own failed: %s", e)
 
-    def _serve_own(self, codec: Any) -> None:
+    def _start_own(self, sock: Any, factory: Any, origin: Any) -> None:
+        """Serve an accepted socket with a codec of your own, on a thread of its own."""
+        if self._take_own(sock, lambda: net.close(sock), origin):
+            threading.Thread(target=self._serve_own, args=(sock, factory), daemon=True,
+                             name="minirpc-server-codec").start()
+
+    def _serve_own(self, sock: Any, factory: Any) -> None:
+        try:
+            sock.setblocking(True)
+            if isinstance(sock, ssl.SSLSocket):  # here, not on the accepting thread: a slow client stalls only this one
+                sock.settimeout(self.handshake_timeout)
+                sock.do_handshake()
+                sock.settimeout(None)
+            codec = factory(sock)
+        except Exception as e:  # a failed handshake, a factory that raised: this client is hung up on
+            log.warning("minirpc: cannot serve a connection with a codec of your own: %r", e)
+            net.close(sock)
+            self._forget_own(sock)
+            return
         try:
             serve_codec_loop(self, codec)
         finally:
-            with self._lock:
-                self._own_codecs.pop(id(codec), None)
+            self._forget_own(sock)
 
     def serve_request(self, codec: Any) -> None:
         """Read, run and answer exactly one request on this thread (Go's ``ServeRequest``).
@@ -221,27 +248,31 @@ class Server:
         return serving
 
     def accept(self, listener: Any, codec: CodecChoice = None, ssl_context: Any = None) -> None:
-        """Serve every connection the listener accepts, until it is closed (Go's ``Accept``)."""
-        fmt = wire_format(codec)
+        """Serve every connection the listener accepts, until it is closed (Go's ``Accept``).
+
+        It accepts on this thread, and takes each connection as ``start`` does (the connection
+        cap, TLS, codecs of your own); the connections outlive it, as in Go, until ``close()``."""
         try:
+            serving = Serving(self, listener, codec, ssl_context)
             listener.settimeout(0.5)  # so a listener closed by another thread is noticed
         except OSError:
             return  # closed already
-        while listener.fileno() >= 0:
-            try:
-                sock, _ = listener.accept()
-            except (socket.timeout, BlockingIOError):
-                continue
-            except OSError:  # the listener was closed: stop, as Go's Accept does
-                return
-            net.tune(sock)
-            if ssl_context is not None:
-                sock = ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-            if fmt is None:
-                threading.Thread(target=serve_codec_loop, args=(self, codec(sock)), daemon=True,
-                                 name="minirpc-server-codec").start()
-            else:
-                self.adopt(sock, fmt, tls=ssl_context is not None)
+        with self._lock:
+            self._servings.append(serving)  # (its sweep closes the refused sockets)
+        try:
+            while listener.fileno() >= 0 and not serving.closed:
+                try:
+                    sock, _ = listener.accept()
+                except (socket.timeout, BlockingIOError):
+                    continue
+                except OSError:  # the listener was closed: stop, as Go's Accept does
+                    return
+                serving._take(sock)
+        finally:
+            with self._lock:
+                if serving in self._servings:
+                    self._servings.remove(serving)
+            serving.hang_up_on_refused()
 
     def at_capacity(self) -> bool:
         """Is the server serving ``max_connections`` already (a new one would be refused)?"""
@@ -342,19 +373,10 @@ class Serving:
         net.tune(sock)
         if self.server.at_capacity():
             return self._refuse(sock)
-        if self.format is None:  # a codec of your own reads its socket itself: it needs a thread
-            sock.setblocking(True)
-            try:
-                codec = self.codec(sock)
-            except Exception as e:  # the factory failed: this client is hung up on, the listener goes on
-                log.warning("minirpc: the codec factory failed: %r", e)
-                return net.close(sock)
-            if self.server._take_own(codec, origin=self):
-                threading.Thread(target=self.server._serve_own, args=(codec,), daemon=True,
-                                 name="minirpc-server-codec").start()
-            return
         if self.ssl_context is not None:
             sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        if self.format is None:  # a codec of your own reads its socket itself: it needs a thread
+            return self.server._start_own(sock, self.codec, origin=self)
         self.server.adopt(sock, self.format, origin=self, tls=self.ssl_context is not None)
 
     def _refuse(self, sock: Any) -> None:
@@ -369,6 +391,13 @@ class Serving:
             pass
         with self._lock:  # closed a little later, so the client can read it (closing now may reset it)
             self._lingering.append((time.monotonic() + REFUSED_LINGER, sock))
+
+    def hang_up_on_refused(self) -> None:
+        """Close the refused sockets now, without waiting for their moment."""
+        with self._lock:
+            lingering, self._lingering = self._lingering, []
+        for _, sock in lingering:
+            sock.close()
 
     def sweep(self) -> None:
         now = time.monotonic()
@@ -393,10 +422,7 @@ class Serving:
             self.closed = True  # a connection accepted from now on is hung up at once
         self.server.pool.remove(self.listener.fileno())
         net.close(self.listener)
-        with self._lock:
-            lingering, self._lingering = self._lingering, []
-        for _, sock in lingering:
-            sock.close()
+        self.hang_up_on_refused()
         self.server._close_own(origin=self)
         deadline = None if timeout is None else time.monotonic() + timeout
         return drain(self.server.connections(origin=self), deadline)

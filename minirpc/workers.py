@@ -26,7 +26,8 @@ the worker holding the lock selects, the others wait for it.
 Besides sockets, a worker runs *jobs*: a worker that read several requests in
 one go keeps one and queues the rest (``submit``), and idle workers take
 queued jobs before they wait on sockets again.  ``call_later`` runs a function
-on some worker after a delay (the pollers wait no longer than the first timer),
+on some worker after a delay (the pollers wait no longer than the first timer,
+and a poller that gets busy wakes another that would sleep past it),
 and ``every_second`` functions run about once a second (the server's
 idle-timeout sweep).
 """
@@ -235,6 +236,7 @@ class WorkerPool:
         self._polling: dict[int, float] = {}  # the workers waiting on the sockets now: when each will wake
         self._idle = 0  # followers waiting on _cond
         self._waking = False  # a wake-up is on its way to some worker (at most one at a time)
+        self._alarm = False  # a wake-up is on its way to the pollers, for the first timer
         self._timers: list = []  # a heap of (when, n, Timer): pollers wake for the first
         self._timer_ids = itertools.count()
         self._lock = threading.Lock()  # protects _threads, _running, _stopping, _signalled and _handlers changes
@@ -299,13 +301,19 @@ class WorkerPool:
         latest = timer.at + slack
         with self._cond:
             heapq.heappush(self._timers, (latest, next(self._timer_ids), timer))  # the pollers' alarm clock
-            first = min(self._polling, key=self._polling.get, default=None)
-            wake = first is not None and latest < self._polling[first]  # they would sleep past it
-            if wake:  # one wakes now and waits again until this timer: count it as doing so already
-                self._polling[first] = latest
+            wake = self._sleeps_past(latest)
         if wake:
             self._poller.wake()
         return timer
+
+    def _sleeps_past(self, latest: float) -> bool:  # (called holding _cond)
+        """Would every poller sleep past ``latest``?  Then one must be woken, to wait again until
+        the first timer: True (once; until a poller takes the wake-up, later timers ride on it).
+        Which poller wakes is the kernel's choice, so ``_polling`` keeps when each really wakes."""
+        if not self._polling or self._alarm or latest >= min(self._polling.values()):
+            return False
+        self._alarm = True
+        return True
 
     def _run_timers(self) -> None:
         # The heap is in the order of the latest time each timer may run; a poller woken by
@@ -352,12 +360,10 @@ class WorkerPool:
                 self._run_timers()  # (in case no worker is left to poll)
             elif (wake_at := self._become_poller()) is not None:
                 events = self._poller.wait(max(0.0, wake_at - time.monotonic()))
-                self._leave_poller(polled=True)
+                woken = any(fd == WAKE for fd, _ in events)
+                self._leave_poller(polled=True, woken=woken, busy=len(events) > woken)
                 for fd, ready in events:
-                    if fd == WAKE:
-                        with self._cond:
-                            self._waking = False
-                    elif (handler := self._handlers.get(fd)) is not None:
+                    if fd != WAKE and (handler := self._handlers.get(fd)) is not None:
                         self._run(handler, ready)
                 self._run_timers()
                 self._tick()
@@ -369,8 +375,8 @@ class WorkerPool:
             return None
         if self._jobs:  # more wait: let another worker start on them
             self._wake_one()
-        elif not self._polling:  # this worker will be busy: somebody must watch the sockets
-            self._leave_poller()
+        elif not self._polling or self._timers:  # this worker will be busy: somebody must watch the
+            self._leave_poller()                  # sockets, and wake for the timers
         return job
 
     def _become_poller(self) -> float | None:
@@ -383,6 +389,7 @@ class WorkerPool:
                 wake_at = time.monotonic() + self.IDLE_WAIT
                 if self._timers:
                     wake_at = min(wake_at, self._timers[0][0])
+                    self._alarm = False  # (this poller wakes for the first timer)
                 self._polling[threading.get_ident()] = wake_at
                 return wake_at
             self._idle += 1
@@ -391,14 +398,21 @@ class WorkerPool:
             self._waking = False
             return None
 
-    def _leave_poller(self, polled: bool = False) -> None:
-        """A poller woke (``polled``), or a worker is about to get busy."""
+    def _leave_poller(self, polled: bool = False, woken: bool = False, busy: bool = True) -> None:
+        """A poller woke (``polled``; ``woken``: by a wake-up, which it takes), or a worker is
+        about to get ``busy``: if nobody would watch the sockets, promote a follower; if the
+        pollers left would sleep past the first timer, wake one."""
         with self._cond:
             if polled:
                 del self._polling[threading.get_ident()]
-            if not self._polling and self._idle and not self._waking:  # nobody would watch: promote one
-                self._waking = True
-                self._cond.notify()
+            if woken:
+                self._waking = self._alarm = False
+            if not self._polling:
+                if self._idle and not self._waking:  # nobody would watch: promote one
+                    self._waking = True
+                    self._cond.notify()
+            elif busy and self._timers and self._sleeps_past(self._timers[0][0]):
+                self._poller.wake()
 
     @staticmethod
     def _run(fn: Callable, *args: Any) -> None:

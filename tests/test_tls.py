@@ -62,6 +62,25 @@ def test_plain_tcp_call_over_tls(server, server_context, client_context):
         assert multiply(minirpc.dial("tcp", serving.address, ssl_context=client_context)) == 56
 
 
+class OwnGobCodec:
+    """A codec of one's own (Go's ServerCodec shape), reading its socket itself."""
+
+    def __init__(self, conn):
+        self._inner = minirpc.codec.server_codec("gob", conn)
+        self.read_request_header = self._inner.read_request_header
+        self.read_request_body = self._inner.read_request_body
+        self.write_response = self._inner.write_response
+        self.close = self._inner.close
+
+
+def test_a_codec_of_your_own_is_served_over_tls_too(server, server_context, client_context):
+    with server.start(codec=OwnGobCodec, ssl_context=server_context) as serving:
+        assert multiply(minirpc.dial("tcp", serving.address, ssl_context=client_context)) == 56
+        with minirpc.dial("tcp", serving.address, timeout=10) as plain:  # no TLS: never answered in the clear
+            with pytest.raises((minirpc.ConnectionLost, minirpc.CallTimeout)):
+                plain.call("Arith.Multiply", Args(7, 8), timeout=2)
+
+
 def test_plain_tcp_refuses_a_server_from_the_wrong_ca(server, server_context, stranger_context, client_context):
     with server.start(ssl_context=server_context) as serving:
         with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):

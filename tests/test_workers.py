@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
 import pytest
 
-from minirpc.workers import WorkerPool
+from minirpc.workers import READ, WorkerPool
 
 DEADLINE = 10.0
 
@@ -82,6 +83,36 @@ def test_a_timer_with_slack_does_not_wait_for_the_pollers_idle_wait_either():
         assert ran.wait(DEADLINE)
     finally:
         pool.stop(DEADLINE)
+
+
+@pytest.mark.parametrize("attempt", range(12))  # (the race goes either way: try it often)
+def test_a_timer_runs_while_the_poller_that_took_its_wake_up_is_busy(attempt):
+    # A timer wakes one of the (two) pollers to wait again until it is due; which one wakes
+    # is the kernel's choice.  If that one then takes a socket and runs something long, the
+    # other, asleep for a minute, must be woken for the timer: a server's rescue timers hang
+    # on this (a fast call once waited 300 ms behind a slow one for want of it).
+    class Sleepy(WorkerPool):
+        IDLE_WAIT = 60.0
+
+    pool = Sleepy(3, "sleepy-worker")
+    ours, theirs = socket.socketpair()
+    ran, handler_saw = threading.Event(), []
+
+    def busy(events):
+        ours.recv(1)
+        handler_saw.append(ran.wait(DEADLINE))  # busy until the timer has run (or for 10 s)
+
+    pool.add(ours.fileno(), busy, READ)
+    try:
+        time.sleep(0.1)  # both pollers asleep, for a minute
+        pool.call_later(0.01, ran.set)
+        theirs.send(b"x")  # to whichever poller: maybe the one the timer woke
+        assert ran.wait(DEADLINE)
+        theirs.close()
+    finally:
+        pool.stop(DEADLINE)
+        ours.close()
+    assert handler_saw == [True]
 
 
 def test_timers_with_slack_set_back_to_back_all_run(pool):

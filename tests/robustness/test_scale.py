@@ -406,3 +406,48 @@ def test_a_codec_factory_that_raises_hangs_up_on_that_client_only(caplog):
     finally:
         server.close()
     assert wait_until(lambda: codec_threads() == 0)
+
+
+@pytest.fixture
+def accepting():
+    """``Server.accept`` (Go's Accept) on a thread of the test's, with a connection cap of 2."""
+    server = minirpc.Server(workers=WORKERS, max_connections=2)
+    server.register(Robust())
+    listener = socket.create_server(("127.0.0.1", 0))
+    address = "127.0.0.1:%d" % listener.getsockname()[1]
+
+    def start(codec="json"):
+        thread = threading.Thread(target=server.accept, args=(listener, codec))
+        thread.start()
+        return address
+
+    yield server, start
+    listener.close()
+    server.close()
+    assert wait_until(lambda: codec_threads() == 0)
+
+
+def test_accept_honours_the_connection_cap_with_a_clear_error(accepting):
+    server, start = accepting
+    address = start("json")
+    clients = [minirpc.dial(address, codec="json") for _ in range(2)]
+    try:
+        for client in clients:
+            assert client.call("Robust.Add", Args(1, 1), timeout=DEADLINE) == 2
+        with minirpc.dial(address, codec="json") as refused:
+            with pytest.raises(minirpc.ServerError, match=r"too many connections \(this server takes 2\)"):
+                refused.call("Robust.Add", Args(1, 1), timeout=DEADLINE)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_accept_counts_and_closes_codecs_of_your_own(accepting):
+    server, start = accepting
+    address = start(OwnJSONCodec)
+    with minirpc.dial(address, codec="json") as one, minirpc.dial(address, codec="json") as two:
+        assert one.call("Robust.Add", Args(1, 1), timeout=DEADLINE) == 2
+        assert two.call("Robust.Add", Args(2, 2), timeout=DEADLINE) == 4
+        assert server.at_capacity() and codec_threads() == 2
+        server.close()
+        assert wait_until(lambda: codec_threads() == 0)
