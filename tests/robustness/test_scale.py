@@ -213,18 +213,23 @@ def test_two_thousand_connections_are_accepted_and_served(scale_server, many_fil
             sock.close()
 
 
-def test_past_the_connection_cap_a_client_gets_a_clear_error(scale_server):
-    server, serving = scale_server(max_connections=3)
-    clients = [minirpc.dial(serving.address, codec="json") for _ in range(3)]
+def fill_then_refuse(address: str, cap: int) -> None:
+    """``cap`` clients are served; the next one is refused with the server's clear error."""
+    clients = [minirpc.dial(address, codec="json") for _ in range(cap)]
     try:
         for client in clients:
             assert client.call("Robust.Add", Args(1, 1), timeout=DEADLINE) == 2
-        with minirpc.dial(serving.address, codec="json") as refused:
-            with pytest.raises(minirpc.ServerError, match=r"too many connections \(this server takes 3\)"):
+        with minirpc.dial(address, codec="json") as refused:
+            with pytest.raises(minirpc.ServerError, match=rf"too many connections \(this server takes {cap}\)"):
                 refused.call("Robust.Add", Args(1, 1), timeout=DEADLINE)
     finally:
         for client in clients:
             client.close()
+
+
+def test_past_the_connection_cap_a_client_gets_a_clear_error(scale_server):
+    _, serving = scale_server(max_connections=3)
+    fill_then_refuse(serving.address, 3)
 
 
 def test_an_idle_connection_is_closed_after_the_idle_timeout(scale_server):
@@ -339,22 +344,15 @@ def test_codecs_of_your_own_count_against_max_connections(own_codec_server):
             client.close()
 
 
-def test_closing_the_server_closes_the_connections_of_a_codec_of_your_own(own_codec_server):
+@pytest.mark.parametrize("closing", ["the server", "the listener"])
+def test_closing_closes_the_connections_of_a_codec_of_your_own(own_codec_server, closing):
     server, serving = own_codec_server
     with minirpc.dial(serving.address, codec="json") as client:
         assert client.call("Robust.Add", Args(1, 2), timeout=DEADLINE) == 3
-        server.close()
+        (server if closing == "the server" else serving).close()
         assert wait_until(lambda: codec_threads() == 0)
         with pytest.raises((minirpc.ConnectionLost, minirpc.ShutdownError)):
             client.call("Robust.Add", Args(1, 2), timeout=DEADLINE)
-
-
-def test_closing_a_listener_closes_the_connections_it_gave_a_codec_of_your_own(own_codec_server):
-    server, serving = own_codec_server
-    with minirpc.dial(serving.address, codec="json") as client:
-        assert client.call("Robust.Add", Args(1, 2), timeout=DEADLINE) == 3
-        serving.close()
-        assert wait_until(lambda: codec_threads() == 0)
 
 
 def test_closing_the_server_ends_a_serve_codec_call_blocked_on_a_codec_of_your_own():
@@ -428,18 +426,8 @@ def accepting():
 
 
 def test_accept_honours_the_connection_cap_with_a_clear_error(accepting):
-    server, start = accepting
-    address = start("json")
-    clients = [minirpc.dial(address, codec="json") for _ in range(2)]
-    try:
-        for client in clients:
-            assert client.call("Robust.Add", Args(1, 1), timeout=DEADLINE) == 2
-        with minirpc.dial(address, codec="json") as refused:
-            with pytest.raises(minirpc.ServerError, match=r"too many connections \(this server takes 2\)"):
-                refused.call("Robust.Add", Args(1, 1), timeout=DEADLINE)
-    finally:
-        for client in clients:
-            client.close()
+    _, start = accepting
+    fill_then_refuse(start("json"), 2)
 
 
 def test_accept_counts_and_closes_codecs_of_your_own(accepting):
