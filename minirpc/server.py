@@ -123,10 +123,7 @@ class Server:
             stream = codec.stream
             return self.adopt(stream.sock, None, stream=stream).finished.wait()
         if self._take_own(codec, codec.close):
-            try:
-                serve_codec_loop(self, codec)
-            finally:
-                self._forget_own(codec)
+            self._run_own(codec, codec)
 
     # -- codecs of your own: a thread each, counted among the connections
 
@@ -174,10 +171,15 @@ class Server:
             net.close(sock)
             self._forget_own(sock)
             return
+        self._run_own(sock, codec)
+
+    def _run_own(self, key: Any, codec: Any) -> None:
+        """Go's ServeCodec loop on this thread; then the codec no longer counts (``key``: what
+        ``_take_own`` counted it by)."""
         try:
             serve_codec_loop(self, codec)
         finally:
-            self._forget_own(sock)
+            self._forget_own(key)
 
     def serve_request(self, codec: Any) -> None:
         """Read, run and answer exactly one request on this thread (Go's ``ServeRequest``).
