@@ -18,7 +18,9 @@ client's mixed in.  Then, in order:
 5. everything closed: the server's threads again.
 
 Figures are printed, not judged: compare them with Go's (``--server go``).
-The JSON codec throughout (Go's server speaks it too).
+The JSON codec throughout (Go's server speaks it too), or gob with ``--codec gob``:
+there every connection starts with type definitions, which a server must read
+(and compile for) before its first call.
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ sys.path.insert(0, str(HERE))
 import bench  # noqa: E402
 from minirpc.examples import Args  # noqa: E402
 from minirpc.format import NEED_DATA, Request  # noqa: E402
-from minirpc.jsonrpc import ClientFormat  # noqa: E402
+from minirpc.gob.rpc import ClientFormat as GobClientFormat  # noqa: E402
+from minirpc.jsonrpc import ClientFormat as JSONClientFormat  # noqa: E402
+
+FORMATS = {"json": JSONClientFormat, "gob": GobClientFormat}
 
 TIMEOUT = 30.0
 
@@ -51,13 +56,15 @@ def status(pid: int) -> dict[str, int]:
 
 
 class Conn:
-    """A raw JSON-RPC connection: send calls, read replies (no client library in the way)."""
+    """A raw connection: send calls, read replies (no client library in the way)."""
+
+    codec = "json"
 
     def __init__(self, address: str):
         host, port = address.rsplit(":", 1)
         self.sock = socket.create_connection((host, int(port)), timeout=TIMEOUT)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.fmt, self.seq = ClientFormat(), 0
+        self.fmt, self.seq = FORMATS[self.codec](), 0
 
     def send(self, n: int = 1) -> None:
         data = b"".join(self.fmt.encode(Request("Arith.Add", self.seq + i), Args(self.seq + i, 1)) for i in range(n))
@@ -118,7 +125,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=2000)
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--pipelined", type=int, default=200)
+    parser.add_argument("--codec", choices=sorted(FORMATS), default="json")
     args = parser.parse_args()
+    Conn.codec = args.codec
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 3 * args.connections + 100)), hard))
 
@@ -126,14 +135,14 @@ def main() -> None:
         gobench, note = bench.build_go()
         if gobench is None:
             sys.exit(note)
-        server = bench.Subprocess([gobench, "server", "-codec", "json"])
+        server = bench.Subprocess([gobench, "server", "-codec", args.codec])
     else:
-        server = bench.python_server("minirpc", "json")
+        server = bench.python_server("minirpc", args.codec)
     pid = server.proc.pid
     try:
         time.sleep(0.2)
         before = status(pid)
-        print(f"{args.server} server, pid {pid}: {before['threads']} threads, {before['rss_kib'] / 1024:.1f} MiB "
+        print(f"{args.server} server ({args.codec}), pid {pid}: {before['threads']} threads, {before['rss_kib'] / 1024:.1f} MiB "
               "resident before any connection")
 
         waits = burst(server.address, args.burst)

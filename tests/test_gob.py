@@ -584,3 +584,69 @@ def test_an_ignored_interface_field_is_skipped():
     assert gob.decode(data, Narrow) == Narrow(5)
     with pytest.raises(GobError, match="interface values are not supported"):
         gob.decode(data)
+
+
+# ---------------------------------------------------------------- what streams share
+# Each stream numbers its own types, so each has its own ops; the generated code and the
+# definitions' bytes depend only on the types' shapes, so streams share those.
+@dataclass
+class Holder:
+    P: Point = field(default_factory=Point)
+    Name: str = ""
+
+
+def _generated_ops(decoder: Decoder) -> dict:
+    return {op.source: op for op in decoder._ops.values() if hasattr(op, "source")}
+
+
+def _decode_all(data: bytes, type) -> list:
+    decoder, values = Decoder(), []
+    decoder.feed(data)
+    while True:
+        try:
+            values.append(decoder.decode(type))
+        except EOFError:
+            return values
+
+
+def test_a_new_stream_runs_the_code_an_earlier_stream_compiled_for_the_same_struct():
+    first, second = Decoder(), Decoder()
+    for decoder in (first, second):
+        decoder.feed(gob.encode(Point(1, 2)))
+        assert decoder.decode(Point) == Point(1, 2)
+    (source, op), = _generated_ops(first).items()
+    assert _generated_ops(second)[source] is not op  # an op of its own ...
+    assert _generated_ops(second)[source].__code__ is op.__code__  # ... running the same code
+
+
+def test_streams_sharing_code_still_read_their_own_type_ids():
+    # Point is type 66 on one stream (inside Holder) and 65 on the other (sent first).
+    nested_first = Encoder().encode(Holder(Point(1, 2), "a"))
+    point_first = Encoder()
+    point_first_bytes = point_first.encode(Point(3, 4)) + point_first.encode(Holder(Point(5, 6), "b"))
+    assert _decode_all(nested_first, Holder) == [Holder(Point(1, 2), "a")]
+    first, second = _decode_all(point_first_bytes, None)
+    assert (first, second) == ({"X": 3, "Y": 4}, {"P": {"X": 5, "Y": 6}, "Name": "b"})
+    decoder = Decoder()
+    decoder.feed(point_first_bytes)
+    assert (decoder.decode(Point), decoder.decode(Holder)) == (Point(3, 4), Holder(Point(5, 6), "b"))
+
+
+def test_streams_sharing_code_still_read_their_own_field_orders():
+    @dataclass
+    class Reordered:  # the same fields as Point, sent Y first
+        Y: int = 0
+        X: int = 0
+    assert _decode_all(gob.encode(Point(1, 2)), Point) == [Point(1, 2)]
+    assert _decode_all(gob.encode(Reordered(Y=2, X=1)), Point) == [Point(1, 2)]
+    assert _decode_all(gob.encode(Point(1, 2)), Reordered) == [Reordered(Y=2, X=1)]
+
+
+def test_a_definition_names_the_id_its_own_stream_gave_the_type():
+    @dataclass
+    class Other:
+        N: int = 0
+    alone, after_another = Encoder(), Encoder()
+    after_another.encode(Other(1))  # type 65 on this stream
+    assert gob.get_int(alone.encode(Point(1, 2)), 1)[0] == -65  # (after the length byte: -id)
+    assert gob.get_int(after_another.encode(Point(1, 2)), 1)[0] == -66

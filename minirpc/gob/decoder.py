@@ -4,7 +4,10 @@ A ``Decoder`` belongs to one stream.  It is fed bytes (``feed``) and cuts
 them into messages (``next_frame``); a definition is absorbed into its table
 of the peer's types (``define``), a value is decoded (``read_value``) by an
 *op* compiled once per (wire type, Python target) pair: ``op(data, pos,
-depth) -> (value, position after it)``.
+depth) -> (value, position after it)``.  Type ids are the stream's own, so
+each stream makes its own ops; what does not depend on the ids is made once
+for all of them (the ops that read definitions, and the generated code of
+struct ops), so that a new connection's first message is not a compile.
 
 Fields the target does not have are *skipped* by ops that walk the bytes and
 build nothing (Go's ``ignore*`` ops), so a value the method ignores costs no
@@ -23,6 +26,7 @@ as tuples, a few times the definitions' wire size).  Every failure raises
 from __future__ import annotations
 
 import dataclasses
+import functools
 import struct
 from typing import Any
 
@@ -200,6 +204,7 @@ if {v} > len(data) - pos:
 
 
 GENERATE_UP_TO = 32  # fields; a wider struct gets the table-driven op (and no huge source to compile)
+COMPILED_KEPT = 512  # struct ops' compiled code kept for later streams (the most recently used)
 
 
 def _indent(text: str, spaces: int) -> list[str]:
@@ -214,38 +219,53 @@ def _generate_struct_op(slots: list[tuple[int, Any]], build: "_Builder", max_dep
     field, in order, each run only if that field came.  Every ``__init__`` argument is a
     local variable (``a0``, ``a1``...), starting as its zero value.
     """
-    args = [f"a{k}" for k in range(len(build.template))]
+    # Only the shape goes into the source: where each field goes and whether it is read in
+    # place (an _INLINE scalar), in a call to its op, or skipped.  The ops themselves, the
+    # class and the zero values are the stream's own, given to the code as its globals.
+    shape = tuple((slot, op if slot >= 0 and op in _INLINE else None) for slot, op in slots)
+    source, code = _struct_code(shape, len(build.template), bool(build.later or build.keywords), name)
+    namespace = {"get_uint": get_uint, "GobError": GobError, "max_depth": max_depth, "build": build,
+                 "cls": build.cls, "template": tuple(build.template), "ops": [op for _, op in slots]}
+    exec(code, namespace)
+    op = namespace["op_struct"]
+    op.source = source
+    return op
+
+
+@functools.lru_cache(maxsize=COMPILED_KEPT)
+def _struct_code(shape: tuple, nargs: int, via_build: bool, name: str) -> tuple[str, Any]:
+    """The source of a struct's op, and its code, written and compiled once for every stream.
+
+    Each stream numbers its types itself, so each compiles its own ops; but the source
+    depends only on the shape, not on the stream, and writing and compiling it was most
+    of what a new connection's first message cost (about a millisecond a struct)."""
+    args = [f"a{k}" for k in range(nargs)]
     lines = ["    if depth >= max_depth:",
              '        raise GobError("gob: invalid nesting depth")',
              "    depth += 1",
              *([f"    {', '.join(args)}, = template  # every argument's zero value, or _LATER"] if args else []),
              *_indent(_READ_UINT.format(v="delta"), 4),
              "    field = delta - 1"]
-    for i, (slot, op) in enumerate(slots):
+    for i, (slot, inline) in enumerate(shape):
         lines.append(f"    if field == {i}:")
         if slot < 0:
             lines.append(f"        pos = ops[{i}](data, pos, depth)  # a field the class does not have")
-        elif op in _INLINE:
-            lines += _indent(_READ_UINT.format(v=f"a{slot}") + "\n" + _INLINE[op].format(v=f"a{slot}"), 8)
+        elif inline is not None:
+            lines += _indent(_READ_UINT.format(v=f"a{slot}") + "\n" + _INLINE[inline].format(v=f"a{slot}"), 8)
         else:
             lines.append(f"        a{slot}, pos = ops[{i}](data, pos, depth)")
         lines += [*_indent(_READ_UINT.format(v="delta"), 8),
                   "        field += delta"]
     lines += ["    if delta:  # a field past the last, or the struct did not end",
               '        raise GobError("gob: field number out of range")',
-              *([f"    value = build([{', '.join(args)}])"] if build.later or build.keywords else
+              *([f"    value = build([{', '.join(args)}])"] if via_build else
                 ["    try:",
                  f"        value = cls({', '.join(args)})",
                  "    except (TypeError, ValueError) as e:  # e.g. the class's own __post_init__ check",
                  '        raise GobError(f"gob: cannot build {cls.__name__}: {e}") from None'])]
     source = "\n".join(line.rstrip() for line in ["def op_struct(data, pos, depth):", *lines,
                                                    "    return value, pos"]) + "\n"
-    namespace = {"get_uint": get_uint, "GobError": GobError, "max_depth": max_depth, "build": build,
-                 "cls": build.cls, "template": tuple(build.template), "ops": [op for _, op in slots]}
-    exec(compile(source, f"<gob op for struct {name}>", "exec"), namespace)
-    op = namespace["op_struct"]
-    op.source = source
-    return op
+    return source, compile(source, f"<gob op for struct {name}>", "exec")
 
 
 _LATER = object()  # in a builder's template: "made by a factory when the value did not come"
@@ -300,16 +320,28 @@ class _Builder:
 # ---------------------------------------------------------------- the decoder
 
 
+@functools.lru_cache(maxsize=8)
+def _definition_ops(max_depth: int) -> dict:
+    """The ops that read type definitions (Go's own wireType, structType... as plain
+    values), compiled once for every stream: their ids and shapes are fixed by the gob
+    spec, so each new stream starts with them instead of compiling them at its first
+    definition.  (Read-only: each decoder adds its own ops to a copy.)"""
+    decoder = Decoder(max_depth=max_depth, _seed=False)
+    decoder._op(WIRE_TYPE, None, 0)
+    return {key: op for key, op in decoder._ops.items() if key[0] < FIRST_USER_ID}
+
+
 class Decoder:
     """Decodes one stream: the peer's type definitions, and ops compiled for them."""
 
     def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE, max_depth: int = DEFAULT_MAX_DEPTH,
-                 max_types: int = DEFAULT_MAX_TYPES, max_type_bytes: int = DEFAULT_MAX_TYPE_BYTES):
+                 max_types: int = DEFAULT_MAX_TYPES, max_type_bytes: int = DEFAULT_MAX_TYPE_BYTES,
+                 _seed: bool = True):
         self.max_message, self.max_depth = max_message, max_depth
         self.max_types, self.max_type_bytes = max_types, max_type_bytes
         self.wire_types: dict[int, WireType] = dict(BOOTSTRAP)  # id -> definition
         self._defined, self._defined_bytes = 0, 0  # definitions received, for the limits
-        self._ops: dict = {}  # (wire id, target GoType or None) -> op
+        self._ops: dict = dict(_definition_ops(max_depth)) if _seed else {}  # (wire id, target GoType or None) -> op
         self._skips: dict = {}  # wire id -> skip
         self._top: dict = {}  # (wire id, Python type) -> the reader of a top-level value (_top_plan)
         self._buffer, self._pos = bytearray(), 0  # bytes fed; those before _pos are taken

@@ -9,6 +9,7 @@ walk over prebuilt functions rather than a fresh look at the dataclass.
 
 from __future__ import annotations
 
+import functools
 import struct
 import threading
 from typing import Any
@@ -71,6 +72,14 @@ def _put_plain_struct(out: bytearray, values) -> None:
 
 def definition(t: WireType) -> bytes:
     """A whole definition message: length, int(-id), then the wireType struct."""
+    return _definition(t.kind, t.name, t.id, t.fields, t.elem, t.key, t.len)
+
+
+@functools.lru_cache(maxsize=512)
+def _definition(*fields) -> bytes:
+    # Every new stream sends the same first definitions (its types get the same ids, in
+    # the order they are first sent): written once, for all of them.
+    t = WireType(*fields)
     payload = bytearray()
     put_int(payload, -t.id)
     common = (t.name, t.id)
