@@ -57,9 +57,10 @@ MAX_DEPTH = 512  # how deeply a message's arrays and objects may nest
 # ---------------------------------------------------------------- framing: a stream of JSON values
 
 _SPACE = re.compile(rb"[ \t\r\n]*")
-# What the end-of-value scanner must see: brackets, quotes, and escapes (\" is not a quote).
-_TOKENS = re.compile(rb'[][{}"]|\\.', re.S)
-_OPEN, _CLOSE, _QUOTE, _OPEN_BRACE = frozenset(b"{["), frozenset(b"}]"), ord('"'), ord("{")
+# What the end-of-value scanner must see: outside strings brackets and quotes, inside them
+# the closing quote; and escapes, whose next byte is never either (\" is not a quote).
+_OUTSIDE, _IN_STRING = re.compile(rb'[][{}"\\]'), re.compile(rb'["\\]')
+_OPEN, _QUOTE, _BACKSLASH, _OPEN_BRACE = frozenset(b"{["), ord('"'), ord("\\"), ord("{")
 
 
 def _refuse_constant(name: str) -> Any:
@@ -183,24 +184,41 @@ class _Values:
             raise ProtocolError(f"{self.name}: invalid JSON: {e}") from None
 
     def _scan_for_end(self, buffer: bytes, start: int) -> int:
-        resume, depth, in_string = self._scan or (start, 0, False)
-        for token in _TOKENS.finditer(buffer, resume):
-            char = buffer[token.start()]
-            if in_string:
-                in_string = char != _QUOTE
+        """Where the value at ``start`` ends, or -1 (and where to go on from, kept in ``_scan``).
+
+        Each search jumps to the next byte that matters -- inside a string only its end or
+        an escape, outside it brackets and quotes -- so a long string costs one search, and
+        no byte is looked at twice however many pieces the value comes in."""
+        pos, depth, in_string = self._scan or (start, 0, False)
+        size = len(buffer)
+        while True:
+            found = (_IN_STRING if in_string else _OUTSIDE).search(buffer, pos)
+            if found is None:
+                pos = size
+                break
+            at = found.start()
+            char = buffer[at]
+            if char == _BACKSLASH:  # an escape: the byte after it is not a quote or a bracket
+                if at + 1 == size:
+                    pos = at  # that byte has not come yet: look at the backslash again then
+                    break
+                pos = at + 2
+                continue
+            pos = at + 1
+            if in_string:  # (the string's closing quote)
+                in_string = False
             elif char == _QUOTE:
                 in_string = True
             elif char in _OPEN:
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise ProtocolError(f"{self.name}: nesting deeper than {MAX_DEPTH}")
-            elif char in _CLOSE:
+            else:
                 depth -= 1
                 if depth == 0:
                     self._scan = None
-                    return token.end()
-            resume = token.end()  # a lone backslash at the end is looked at again next time
-        self._scan = (resume, depth, in_string)
+                    return pos
+        self._scan = (pos, depth, in_string)
         return -1
 
     def _not_an_object(self, head: bytes) -> ProtocolError:

@@ -268,6 +268,43 @@ def test_a_request_arriving_byte_by_byte_is_read_once_whole():
     assert fmt.next_message().header.service_method == "Arith.Add"
 
 
+class CountingSearch:
+    """A compiled pattern that counts the bytes its searches look at (up to each match)."""
+
+    def __init__(self, pattern):
+        self.pattern, self.looked_at = pattern, 0
+
+    def search(self, buffer, pos=0):
+        found = self.pattern.search(buffer, pos)
+        self.looked_at += (found.end() if found else len(buffer)) - pos
+        return found
+
+
+def test_a_message_in_many_pieces_is_scanned_once_not_once_per_piece(monkeypatch):
+    searches = [CountingSearch(jsonrpc._OUTSIDE), CountingSearch(jsonrpc._IN_STRING)]
+    monkeypatch.setattr(jsonrpc, "_OUTSIDE", searches[0])
+    monkeypatch.setattr(jsonrpc, "_IN_STRING", searches[1])
+    text = "y" * 100_000 + '\\"}]{[\\\\' + "z" * 100_000  # a long string, with escapes and brackets in it
+    data = json.dumps({"method": "Echo.Text", "params": [{"Text": text}], "id": 1}).encode()
+    fmt = jsonrpc.ServerFormat()
+    for i in range(0, len(data), 1000):
+        assert fmt.next_message() is NEED_DATA
+        fmt.receive_data(data[i:i + 1000])
+    assert fmt.next_message().body == [{"Text": text}]
+    looked_at = sum(search.looked_at for search in searches)
+    assert looked_at <= len(data) + len(data) // 1000  # (an escape cut off)
+
+
+def test_an_escape_cut_from_the_byte_it_escapes_is_still_an_escape():
+    data = b'{"method":"A.B","params":["\\"}]\\\\", {"x": "\\\\"}],"id":1}'
+    fmt = jsonrpc.ServerFormat()
+    for i in range(len(data) - 1):
+        fmt.receive_data(data[i:i + 1])
+        assert fmt.next_message() is NEED_DATA, data[:i + 1]
+    fmt.receive_data(data[-1:])
+    assert fmt.next_message().body == ['"}]\\', {"x": "\\"}]
+
+
 def test_a_message_over_the_limit_is_refused_before_it_ends():
     fmt = jsonrpc.ServerFormat(max_message=100)
     fmt.receive_data(b'{"method":"Arith.Add","params":["' + b"x" * 200)
