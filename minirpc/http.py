@@ -128,6 +128,7 @@ class _Head:
     def __init__(self, max_bytes: int = MAX_HEADER_BYTES):
         self.max_bytes = max_bytes
         self._buffer = bytearray()
+        self._searched = 0  # no blank line starts before this: each search goes on from here
         self._eof = False
         self._end = -1
 
@@ -137,8 +138,11 @@ class _Head:
         self._buffer += data
 
     def next_message(self) -> Any:
-        end = _END_OF_HEAD.search(self._buffer, 0, self.max_bytes + 4)
+        end = _END_OF_HEAD.search(self._buffer, self._searched, self.max_bytes + 4)
         if end is None:
+            # (the last 3 bytes may begin a blank line that the next bytes finish: a head
+            # sent a byte at a time must not be searched from its start on every byte)
+            self._searched = max(0, len(self._buffer) - 3)
             if len(self._buffer) > self.max_bytes:
                 raise _HeadTooLarge(f"HTTP head larger than {self.max_bytes} bytes")
             if self._eof:

@@ -97,3 +97,18 @@ def no_thread_left_behind():
     while (left := _minirpc_threads() - before) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not left, f"threads left behind: {sorted(t.name for t in left)}"
+
+
+class CountingSearch:
+    """A compiled pattern that counts the bytes its searches look at (up to each
+    match): a parser that searches again from the start of its buffer for every piece shows.
+    """
+
+    def __init__(self, pattern):
+        self.pattern, self.looked_at = pattern, 0
+
+    def search(self, buffer, pos=0, endpos=None):
+        endpos = len(buffer) if endpos is None else min(endpos, len(buffer))
+        found = self.pattern.search(buffer, pos, endpos)
+        self.looked_at += (found.end() if found else endpos) - pos
+        return found

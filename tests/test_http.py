@@ -26,7 +26,7 @@ from minirpc.http import (
     start_http,
 )
 
-from conftest import CODECS
+from conftest import CODECS, CountingSearch
 
 SHORT = 0.5  # handshake timeout for tests about silent or slow peers
 
@@ -303,6 +303,18 @@ def test_oversized_header_block_gets_431(server):
         sock.sendall(b"CONNECT /_goRPC_ HTTP/1.0\r\nX-Big: " + b"b" * 2000 + b"\r\n\r\n")
         assert read_all(sock).startswith(b"HTTP/1.0 431 ")
         still_serving(serving)
+
+
+def test_a_head_sent_a_few_bytes_at_a_time_is_searched_once_not_once_per_piece(monkeypatch):
+    search = CountingSearch(minirpc.http._END_OF_HEAD)
+    monkeypatch.setattr(minirpc.http, "_END_OF_HEAD", search)
+    head = b"CONNECT /_goRPC_ HTTP/1.0\r\nX-Pad: " + b"a" * 30_000 + b"\r\n\r\n"
+    parser = minirpc.http._Head()
+    for i in range(0, len(head), 10):
+        parser.receive_data(head[i:i + 10])
+        message = parser.next_message()
+    assert message.header[0] == "CONNECT /_goRPC_ HTTP/1.0" and message.header[1]["x-pad"] == "a" * 30_000
+    assert search.looked_at <= 2 * len(head)  # (each piece looks again at the 3 bytes before it)
 
 
 def test_silent_client_is_disconnected_while_others_are_served(serving):

@@ -16,7 +16,7 @@ from minirpc.errors import BodyError, ProtocolError, TruncatedMessage
 from minirpc.format import NEED_DATA, Request, Response
 from minirpc.values import Uint
 
-from conftest import Args, Quotient
+from conftest import Args, CountingSearch, Quotient
 
 
 def server_format(*chunks: bytes) -> jsonrpc.ServerFormat:
@@ -266,18 +266,6 @@ def test_a_request_arriving_byte_by_byte_is_read_once_whole():
         assert fmt.next_message() is NEED_DATA
     fmt.receive_data(data[-1:])
     assert fmt.next_message().header.service_method == "Arith.Add"
-
-
-class CountingSearch:
-    """A compiled pattern that counts the bytes its searches look at (up to each match)."""
-
-    def __init__(self, pattern):
-        self.pattern, self.looked_at = pattern, 0
-
-    def search(self, buffer, pos=0):
-        found = self.pattern.search(buffer, pos)
-        self.looked_at += (found.end() if found else len(buffer)) - pos
-        return found
 
 
 def test_a_message_in_many_pieces_is_scanned_once_not_once_per_piece(monkeypatch):
