@@ -31,6 +31,14 @@ go (a kept one) or sends what a batch has done and hands its calls not started
 to idle workers.  (A kept connection has one such timer at a time, not one per
 call: when it fires for a call long answered, it looks again at the one kept now.)
 
+Push-back: a connection is not read while it has ``max_in_flight`` calls
+unanswered or ``max_reply_backlog`` bytes of replies its client has not taken
+(PAUSED: TCP then slows the client).  Nor does a call read earlier *start*
+while the backlog is over the limit: it waits, *parked* (a request is small, a
+reply may be megabytes), and runs once the client takes its replies.  So a
+client that never reads costs the backlog, plus the replies of the calls that
+were running already -- not ``max_in_flight`` replies.
+
 Replies are written by whichever worker finishes a call; what the socket does
 not take at once waits in the stream's outbox, watched through a second file
 descriptor so that arming it never re-arms the read side (only the reader may
@@ -126,6 +134,7 @@ class Connection:
         self.in_flight = 0  # requests read and not yet answered
         self.running: dict[int, str] = {}  # seq -> "Service.Method" of the requests in flight
         self.batches: set[Batch] = set()  # batches running now (what they answered is booked at their end)
+        self.parked: list[tuple] = []  # calls read, not started: the client has not taken its replies
         self.kept: tuple | None = None  # READING, this lone call running: its worker reads again after it
         self.kept_at = 0.0  # when the call kept now began
         self.rescue_due = False  # a timer (_let_go) will look at the kept call
@@ -279,7 +288,32 @@ class Connection:
             return False
 
     def _may_read(self) -> bool:
-        return self.in_flight < self.server.max_in_flight and len(self.stream.outbox) < self.server.max_reply_backlog
+        return self.in_flight < self.server.max_in_flight and not self.backlogged()
+
+    def backlogged(self) -> bool:
+        """Too many reply bytes wait for the client: read nothing more, start no call."""
+        return len(self.stream.outbox) >= self.server.max_reply_backlog
+
+    def run_or_park(self, job: tuple) -> None:
+        """Run a call read earlier -- or, while the client is not taking its replies, park it."""
+        if self.backlogged() and self.park([job]):
+            return
+        self.server.run(*job, self.reply)
+
+    def park(self, jobs: list) -> bool:
+        """Keep calls that have not started until the backlog drains (``_book`` restarts them);
+        False if it drained meanwhile (run them now).  (Under the lock, so a drain is not missed:
+        whoever drains the outbox books it after, under the same lock.)"""
+        with self.lock:
+            if not self.backlogged() or self.closed:
+                return False
+            self.parked += jobs
+            return True
+
+    def _unpark(self) -> None:  # (called holding the lock)
+        if self.parked and not self.backlogged() and not self.closed:
+            jobs, self.parked = self.parked, []
+            self.server.pool.submit(Batch(self, jobs).run)
 
     def _resume_if_paused(self) -> None:  # (called holding the lock)
         if self.state == PAUSED and self._may_read():
@@ -336,6 +370,7 @@ class Connection:
             self.active = time.monotonic()
             if left > 0:
                 self._arm_write()
+            self._unpark()  # (before reading more: these were read first)
             self._resume_if_paused()
             self._finish_if_done()
             if self.closed and self.in_flight == 0:
@@ -384,6 +419,10 @@ class Connection:
 
     def _close_locked(self) -> None:
         self.closed = True
+        for header, _, _ in self.parked:  # never started, and now never will: not in flight any more
+            self.running.pop(header.seq, None)
+        self.in_flight -= len(self.parked)
+        self.parked = []
         self.server.pool.remove(self.fd)
         self.server.pool.remove(self.write_fd)
         os.close(self.write_fd)
@@ -436,6 +475,9 @@ class Batch:
         connection.stream.cork()
         timer = connection.server.pool.call_later(RESCUE_AFTER, self.rescue, slack=RESCUE_AFTER)
         while self.open:  # (rescue may close it any time: the deque gives each job to one taker)
+            if connection.backlogged():  # the client is not taking its replies: the rest wait
+                self._park_the_rest()
+                break
             try:
                 job = jobs.popleft()
             except IndexError:
@@ -455,22 +497,31 @@ class Batch:
             pass  # the socket is gone: the flush at the end finds out and breaks the connection
         self.answered.append(response.seq)
 
-    def rescue(self) -> None:
-        with self.lock:
-            if not self.open:
-                return
-            self.open = False
+    def _take_the_rest(self) -> list:
         rest = []
         while self.jobs:
             try:
                 rest.append(self.jobs.popleft())
             except IndexError:
                 break
+        return rest
+
+    def _park_the_rest(self) -> None:
+        rest = self._take_the_rest()
+        if rest and not self.connection.park(rest):  # drained meanwhile: they go to other workers
+            for job in rest:
+                self.connection.server.pool.submit(self.connection.run_or_park, job)
+
+    def rescue(self) -> None:
+        with self.lock:
+            if not self.open:
+                return
+            self.open = False
+        rest = self._take_the_rest()
         connection = self.connection
         connection._write(connection.stream.uncork)  # the replies done so far leave now
-        run, reply = connection.server.run, connection.reply
         for job in rest:
-            connection.server.pool.submit(run, *job, reply)
+            connection.server.pool.submit(connection.run_or_park, job)
 
 
 def prepare(server: Server, header: Request, read_body, reply):

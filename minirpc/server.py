@@ -31,8 +31,11 @@ goroutine for each, so a client that sends and never reads makes the server
 queue replies without end.  Here a connection stops being read while it has
 ``max_in_flight`` requests unanswered, or ``max_reply_backlog`` bytes of
 replies the client has not taken: TCP then slows the client down, and other
-clients do not notice.  Memory per connection stays within a small multiple
-of the message limit.
+clients do not notice.  Calls read already do not start while that backlog is
+full either: they wait (a request is small, a reply may be megabytes) and run
+once the client reads.  So a client that never reads costs the backlog and the
+replies of the calls running when it filled (at most ``workers``), not
+``max_in_flight`` replies, nor CPU for replies nobody takes.
 
 Also beyond Go: a method that raises never kills the server (its text goes
 back as the error), a reply that cannot be encoded is answered with an error,

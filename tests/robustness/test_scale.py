@@ -7,6 +7,7 @@ Each test starts its own in-process server, so ``threading.active_count()`` and
 
 from __future__ import annotations
 
+import base64
 import collections
 import resource
 import socket
@@ -167,6 +168,73 @@ def test_a_client_that_never_reads_is_pushed_back_and_others_are_still_served(sc
         stop.set()
         sock.close()
         flooder.join()
+
+
+class Downloads:
+    """Small requests, big replies; counts the calls that started and finished."""
+
+    def __init__(self):
+        self.lock, self.started, self.finished = threading.Lock(), 0, 0
+
+    def Read(self, size: int) -> bytes:
+        with self.lock:
+            self.started += 1
+        try:
+            return b"x" * size
+        finally:
+            with self.lock:
+                self.finished += 1
+
+
+@pytest.fixture
+def non_reader():
+    """A server with big replies, and a client that sent CALLS requests for them and reads
+    nothing: (server, the service, the client's socket, its connection on the server)."""
+    server = minirpc.Server(workers=4, max_reply_backlog=64 * 1024)
+    downloads = Downloads()
+    server.register(downloads)
+    serving = server.start("127.0.0.1:0", codec="json")
+    host, port = serving.address.rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window, and nothing read
+    sock.settimeout(DEADLINE)
+    sock.connect((host, int(port)))
+    assert wait_until(lambda: len(server.connections()) == 1)
+    connection = server.connections()[0]
+    connection.stream.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # (else the kernel takes MBs)
+    sock.sendall(rawwire.requests(ClientFormat(), [("Downloads.Read", 256 * 1024)] * CALLS))
+    assert wait_until(lambda: downloads.finished + len(connection.parked) == CALLS == downloads.finished
+                      + connection.in_flight and downloads.started == downloads.finished), \
+        "calls neither answered nor parked"  # (answered: its reply is waiting in the outbox)
+    yield server, downloads, sock, connection
+    sock.close()
+    server.close()
+
+
+CALLS = 64
+
+
+def test_calls_of_a_client_that_does_not_read_wait_instead_of_running(non_reader):
+    _, downloads, _, connection = non_reader
+    assert downloads.started <= 4 + 1  # the calls running when the backlog filled (4 workers), and the one that filled it
+    assert len(connection.parked) >= CALLS - 5
+
+
+def test_parked_calls_run_once_the_client_reads_and_every_reply_arrives(non_reader):
+    _, downloads, sock, _ = non_reader
+    replies = rawwire.read_replies(sock, ClientFormat(), CALLS)
+    assert sorted(replies) == list(range(CALLS))
+    assert {len(base64.b64decode(body)) for body in replies.values()} == {256 * 1024}
+    assert downloads.started == downloads.finished == CALLS
+
+
+def test_parked_calls_of_a_client_that_leaves_never_run(non_reader):
+    server, downloads, sock, connection = non_reader
+    started = downloads.started
+    sock.close()
+    assert wait_until(lambda: not server.connections()), "the server kept the connection of a client that left"
+    assert connection.finished.is_set() and connection.in_flight == 0 and not connection.parked
+    assert downloads.started == started
 
 
 # ------------------------------------------------------------------ connections like a production server
