@@ -69,7 +69,9 @@ threaded server answers calls to it with an error naming this module.)
 Push-back, as in the threaded server: a connection is not read while it has
 ``max_in_flight`` calls unanswered, or ``max_reply_backlog`` bytes of replies
 the client has not taken (``drain``); TCP then slows that client down, and
-``serving.connections()`` show which are ``paused``, and why.
+``serving.connections()`` show which are ``paused``, and why.  Nor does a call
+read already start while that backlog is full: it waits (``parked``) until
+the client takes its replies, and never runs if the client leaves first.
 
 Cancelling is asyncio's: ``call.cancel()``, or cancelling the task awaiting
 ``client.call``, forgets the call (its late reply is dropped), and awaiting
@@ -419,6 +421,8 @@ class _Connection:
         self.task = asyncio.current_task()
         self.calls: dict[asyncio.Task, str] = {}  # the calls running -> "Service.Method (seq N)"
         self.paused = ""  # push-back: why the reader waits ("calls", "replies"), or ""
+        self.parked = 0  # calls read but not started: the client has not taken its replies
+        self._draining = asyncio.Lock()  # one drain() at a time (the others wait their turn here)
         self.active = asyncio.get_running_loop().time()  # when the client last sent, or a call last ended
         writer.transport.set_write_buffer_limits(high=self.server.max_reply_backlog)  # drain() waits above
         _tune(writer)
@@ -479,6 +483,9 @@ class _Connection:
         task.add_done_callback(self.calls.pop)
 
     async def run(self, header: Request, method: Any, args: Any) -> None:
+        if self.writer.transport.get_write_buffer_size() >= self.server.max_reply_backlog:
+            if not await self._replies_taken():
+                return  # the client is gone: the call never runs (nobody could read its reply)
         try:
             if awaited(method):
                 body = await method.call(args)
@@ -494,6 +501,19 @@ class _Connection:
         self.reply(Response(header.service_method, header.seq, error), body, method.reply_type)
         self.active = asyncio.get_running_loop().time()
 
+    async def _replies_taken(self) -> bool:
+        """Wait, parked, until the client has taken enough of its replies (as the threaded
+        server does: a request is small, a reply may be megabytes); False if it is gone."""
+        self.parked += 1
+        try:
+            async with self._draining:
+                await self.writer.drain()
+        except ConnectionError:
+            return False
+        finally:
+            self.parked -= 1
+        return not self.writer.is_closing()
+
     def reply(self, response: Response, body: Any, body_type: Any) -> None:
         if self.writer.is_closing():
             return  # the client is gone, or we are closing
@@ -505,4 +525,5 @@ class _Connection:
         return len(data)
 
     def __repr__(self) -> str:
-        return f"<aio connection {'paused: ' + self.paused if self.paused else 'reading'} in_flight={len(self.calls)}>"
+        return (f"<aio connection {'paused: ' + self.paused if self.paused else 'reading'} in_flight={len(self.calls)}"
+                f"{f' parked={self.parked}' if self.parked else ''}>")

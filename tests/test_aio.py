@@ -577,6 +577,27 @@ async def test_a_client_that_never_reads_is_pushed_back_and_others_are_still_ser
             writer.transport.abort()
 
 
+@on_loop
+async def test_calls_of_a_client_that_does_not_read_wait_and_run_once_it_reads(codec):
+    calls, size = 64, 256 * 1024  # 16 MiB of replies or more: past what the kernels' buffers take
+    async with served(codec, max_reply_backlog=64 * 1024) as (_, services, serving):
+        reader, writer = await asyncio.open_connection(*serving.address.rsplit(":", 1))
+        fmt = wire_format(codec).client(1 << 20)
+        writer.write(b"".join(fmt.encode(Request("Big.Blob", seq), size) for seq in range(calls)))
+        assert await eventually(lambda: sum(c.parked for c in serving.connections()) + services.big.served == calls)
+        assert services.big.served <= calls * 3 // 4  # the rest wait, parked: not run for a client that does not read
+        replies = 0
+        while replies < calls:  # the client reads at last: the parked calls run, every reply arrives
+            message = fmt.next_message()
+            if message is NEED_DATA:
+                fmt.receive_data(await reader.read(1 << 16))
+                continue
+            assert len(fmt.decode_body(message, bytes)) == size
+            replies += 1
+        assert services.big.served == calls and not any(c.parked for c in serving.connections())
+        writer.close()
+
+
 # ---------------------------------------------------------------- a stream that breaks under the client
 
 
