@@ -1,5 +1,5 @@
-"""benchmarks/: bench.py still runs and prints every ratio it can, scale.py prints its figures, and the toy
-yardstick is a real JSON-RPC peer.
+"""benchmarks/: bench.py still runs and prints every ratio it can, scale.py and sizes.py print their
+figures, and the toy yardstick is a real JSON-RPC peer.
 
 No timing is checked anywhere: figures on a shared machine are not specifications.
 """
@@ -125,9 +125,10 @@ def test_codec_micro_benchmark_prints_figures_for_both_formats(quick_run):
         assert re.search(rf"{name} +request encode +[0-9.]+ µs +decode +[0-9.]+ µs +reply encode", section), section
 
 
-def test_scale_run_prints_every_figure_with_small_counts():
+@pytest.mark.parametrize("codec", ["json", "gob"])
+def test_scale_run_prints_every_figure_with_small_counts(codec):
     result = subprocess.run([sys.executable, str(BENCHMARKS / "scale.py"), "--connections", "40", "--burst", "10",
-                             "--pipelined", "10"], capture_output=True, text=True, timeout=120)
+                             "--pipelined", "10", "--codec", codec], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert re.search(r"burst of 10 clients: all 10 replied within", out), out
@@ -135,6 +136,17 @@ def test_scale_run_prints_every_figure_with_small_counts():
     assert re.search(r"40 idle connections: \d+ server threads", out), out
     assert re.search(r"10 connections x 50 pipelined calls: every reply in [0-9.]+ s, at most \d+ server threads", out)
     assert re.search(r"all closed: \d+ server threads", out), out
+    assert f"server ({codec})" in out, out
+
+
+def test_sizes_run_echoes_each_size_in_each_codec_and_prints_its_cost_per_mib():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "sizes.py"), "--sizes", "1,2"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = re.findall(r"^(json|gob) +(bytes|str) +(\d+) MiB echoed: +[0-9.]+ ms \( *[0-9.]+ ms per MiB\)$",
+                      result.stdout, re.M)
+    assert sorted(rows) == sorted((codec, kind, size) for codec in ("json", "gob") for kind in ("bytes", "str")
+                                  for size in ("1", "2")), result.stdout
 
 
 @pytest.mark.skipif(not HAVE_GO and not GO_REQUIRED, reason="Go is not installed: percall.py floor needs its server")
