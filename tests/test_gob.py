@@ -13,6 +13,7 @@ import pytest
 from minirpc import gob
 from minirpc.errors import ProtocolError
 from minirpc.gob import Decoder, Encoder, GobError, Int32, Uint
+from minirpc.gob import decoder as gob_decoder
 from minirpc.gob import encoder as gob_encoder
 
 
@@ -587,8 +588,8 @@ def test_an_ignored_interface_field_is_skipped():
 
 
 # ---------------------------------------------------------------- what streams share
-# Each stream numbers its own types, so each has its own ops; the generated code and the
-# definitions' bytes depend only on the types' shapes, so streams share those.
+# Each stream numbers its own types; what depends only on the types' shapes -- the ops (but
+# for recursive types), their generated code, the definitions' bytes -- streams share.
 @dataclass
 class Holder:
     P: Point = field(default_factory=Point)
@@ -609,14 +610,32 @@ def _decode_all(data: bytes, type) -> list:
             return values
 
 
-def test_a_new_stream_runs_the_code_an_earlier_stream_compiled_for_the_same_struct():
+def test_a_new_stream_reads_with_what_an_earlier_stream_made_for_the_same_definitions():
     first, second = Decoder(), Decoder()
     for decoder in (first, second):
         decoder.feed(gob.encode(Point(1, 2)))
         assert decoder.decode(Point) == Point(1, 2)
+    assert second.reader(65, Point) is first.reader(65, Point)  # (the first id a stream gives)
+    assert not _generated_ops(second)  # nothing compiled of its own
+
+
+def test_a_recursive_type_gets_ops_of_its_own_that_run_shared_code():
+    first, second = Decoder(), Decoder()
+    tree = Node(1, [Node(2), Node(3, [Node(4)])])
+    for decoder in (first, second):
+        decoder.feed(gob.encode(tree))
+        assert decoder.decode(Node) == tree
     (source, op), = _generated_ops(first).items()
-    assert _generated_ops(second)[source] is not op  # an op of its own ...
-    assert _generated_ops(second)[source].__code__ is op.__code__  # ... running the same code
+    assert _generated_ops(second)[source] is not op and _generated_ops(second)[source].__code__ is op.__code__
+
+
+def test_the_ops_kept_for_other_streams_are_bounded():
+    for i in range(gob_decoder.COMPILED_KEPT + 20):  # a peer that defines type after type
+        cls = dataclasses.make_dataclass(f"Type{i}", [(f"Field{i}", int, 0)])
+        decoder = Decoder()
+        decoder.feed(gob.encode(cls(i)))
+        assert decoder.decode(cls) == cls(i)
+    assert len(gob_decoder._SHARED_OPS._values) <= gob_decoder.COMPILED_KEPT
 
 
 def test_streams_sharing_code_still_read_their_own_type_ids():
@@ -630,6 +649,33 @@ def test_streams_sharing_code_still_read_their_own_type_ids():
     decoder = Decoder()
     decoder.feed(point_first_bytes)
     assert (decoder.decode(Point), decoder.decode(Holder)) == (Point(3, 4), Holder(Point(5, 6), "b"))
+
+
+def test_the_same_id_on_two_streams_may_be_two_different_types():
+    @dataclass
+    class Other:
+        Name: str = ""
+    assert _decode_all(gob.encode(Point(1, 2)), Point) == [Point(1, 2)]  # 65 is Point here ...
+    assert _decode_all(gob.encode(Other("x")), Other) == [Other("x")]  # ... and Other here
+    assert _decode_all(gob.encode(Other("y")), None) == [{"Name": "y"}]
+    assert _decode_all(gob.encode(Point(3, 4)), None) == [{"X": 3, "Y": 4}]
+    with pytest.raises(GobError, match="type mismatch"):
+        _decode_all(gob.encode(Other("z")), Point)
+
+
+def test_id_64_is_the_streams_own_type_too():
+    # Ids below 64 are Go's own, the same on every stream; 64 itself a peer may define.
+    def stream(definition: gob.WireType, value: bytes) -> bytes:
+        head = bytearray()
+        gob.put_int(head, 64)
+        payload = bytes(head) + value
+        length = bytearray()
+        gob.put_uint(length, len(payload))
+        return gob_encoder.definition(definition) + bytes(length) + payload
+    point = stream(gob.WireType("struct", "Point", 64, (("X", 2), ("Y", 2))), value_part(gob.encode(Point(1, 2))))
+    named = stream(gob.WireType("struct", "Named", 64, (("Name", 6),)), value_part(gob.encode(Inner("y"))))
+    assert _decode_all(point, None) == [{"X": 1, "Y": 2}]
+    assert _decode_all(named, None) == [{"Name": "y"}]
 
 
 def test_streams_sharing_code_still_read_their_own_field_orders():

@@ -4,10 +4,11 @@ A ``Decoder`` belongs to one stream.  It is fed bytes (``feed``) and cuts
 them into messages (``next_frame``); a definition is absorbed into its table
 of the peer's types (``define``), a value is decoded (``read_value``) by an
 *op* compiled once per (wire type, Python target) pair: ``op(data, pos,
-depth) -> (value, position after it)``.  Type ids are the stream's own, so
-each stream makes its own ops; what does not depend on the ids is made once
-for all of them (the ops that read definitions, and the generated code of
-struct ops), so that a new connection's first message is not a compile.
+depth) -> (value, position after it)``.  Type ids are the stream's own, but
+an op depends only on what the definitions say (``_shape``), so streams whose
+peers define the same types -- every client of one program -- share their ops
+(a recursive type gets ops of its own, running shared generated code): a new
+connection's first message is not a compile, and its ops cost no memory.
 
 Fields the target does not have are *skipped* by ops that walk the bytes and
 build nothing (Go's ``ignore*`` ops), so a value the method ignores costs no
@@ -25,9 +26,11 @@ as tuples, a few times the definitions' wire size).  Every failure raises
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import struct
+import threading
 from typing import Any
 
 from ..errors import GobError
@@ -320,6 +323,33 @@ class _Builder:
 # ---------------------------------------------------------------- the decoder
 
 
+class _Kept:
+    """The ``size`` most recently used values by key, for every thread (a bounded dict)."""
+
+    def __init__(self, size: int):
+        self.size, self._values, self._lock = size, collections.OrderedDict(), threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._values[key] = value
+            if len(self._values) > self.size:
+                self._values.popitem(last=False)
+
+
+# Ops shared by streams whose definitions are the same (every client of one program sends the
+# same): a connection then makes none of its own, and keeps none for the garbage collector to
+# walk.  Bounded, for peers that define type after type.
+_SHARED_OPS = _Kept(COMPILED_KEPT)  # (shape, target GoType, max_depth) -> op
+_SHARED_READERS = _Kept(COMPILED_KEPT)  # (shape, Python type, max_depth) -> a top-level reader
+
+
 @functools.lru_cache(maxsize=8)
 def _definition_ops(max_depth: int) -> dict:
     """The ops that read type definitions (Go's own wireType, structType... as plain
@@ -343,6 +373,7 @@ class Decoder:
         self._defined, self._defined_bytes = 0, 0  # definitions received, for the limits
         self._ops: dict = dict(_definition_ops(max_depth)) if _seed else {}  # (wire id, target GoType or None) -> op
         self._skips: dict = {}  # wire id -> skip
+        self._shapes: dict = {}  # wire id -> its shape, for the ops streams share (_shape)
         self._top: dict = {}  # (wire id, Python type) -> the reader of a top-level value (_top_plan)
         self._buffer, self._pos = bytearray(), 0  # bytes fed; those before _pos are taken
         self._eof = False
@@ -444,7 +475,14 @@ class Decoder:
         try:
             return self._top[type_id, type]
         except KeyError:
-            read = self._top[type_id, type] = self._top_plan(type_id, type)
+            shape = self._shape(type_id)  # (streams share readers as they share ops)
+            shared = (shape, type, self.max_depth) if shape is not None else None
+            read = _SHARED_READERS.get(shared) if shared is not None else None
+            if read is None:
+                read = self._top_plan(type_id, type)
+                if shared is not None:
+                    _SHARED_READERS.put(shared, read)
+            self._top[type_id, type] = read
             return read
         except TypeError:  # an unhashable annotation: plan it every time
             return self._top_plan(type_id, type)
@@ -535,6 +573,14 @@ class Decoder:
         if op is None:
             if depth > self.max_depth:  # a definition nested too deep to compile
                 raise GobError("gob: invalid nesting depth")
+            # Another stream may have made this op already: the same definitions (under ids of
+            # its own) read into the same target make the same op (see _shape).
+            shape = self._shape(type_id) if self._own(type_id) else None
+            shared = (shape, spec, self.max_depth) if shape is not None else None
+            op = _SHARED_OPS.get(shared) if shared is not None else None
+            if op is not None:
+                self._ops[key] = op
+                return op
             cell = []  # recursive types meet this forwarder while compiling
             self._ops[key] = lambda d, p, n: cell[0](d, p, n)
             try:
@@ -543,7 +589,32 @@ class Decoder:
                 del self._ops[key]
                 raise
             op = self._ops[key] = cell[0]
+            if shared is not None:
+                _SHARED_OPS.put(shared, op)
         return op
+
+    def _shape(self, type_id: int, visiting: tuple = ()) -> Any:
+        """What an op for ``type_id`` depends on, with no stream's ids in it: its definition,
+        each id in it replaced by that type's shape (Go's own types keep their ids, the same on
+        every stream).  None for a recursive type (and any that holds one), one nested deeper
+        than ``max_depth``, or an unknown id: those streams make their own ops."""
+        if not self._own(type_id):
+            return type_id if type_id in _SCALARS or type_id == INTERFACE or type_id in BOOTSTRAP else None
+        if type_id in self._shapes:
+            return self._shapes[type_id]
+        wire = self.wire_types[type_id]
+        if type_id in visiting or len(visiting) >= self.max_depth:
+            return None
+        inner = (*visiting, type_id)
+        parts = tuple(self._shape(i, inner) if i else 0 for i in (*(i for _, i in wire.fields), wire.elem, wire.key))
+        shape = None if None in parts else (wire.kind, wire.name, tuple(name for name, _ in wire.fields), parts,
+                                            wire.len)
+        self._shapes[type_id] = shape  # (None too: a type that reaches one being visited is on a cycle)
+        return shape
+
+    def _own(self, type_id: int) -> bool:
+        """A type this stream's peer defined (its id means something on this stream only)."""
+        return type_id in self.wire_types and type_id not in BOOTSTRAP
 
     def _compile(self, type_id: int, spec, depth: int):
         want = spec.go_string() if spec is not None else ""

@@ -286,6 +286,36 @@ def _enc_struct(spec: GoType):
     return plan
 
 
+@functools.lru_cache(maxsize=512)
+def _value_writer(spec: GoType, type_id: int):
+    """``write(out, value)``: one value message of ``spec``, sent as ``type_id``.  The message
+    is written straight into ``out`` behind a one-byte length, which is filled in at the end
+    (a message of 128 bytes or more has a longer length: it is put in then)."""
+    start = bytearray(1)  # the length's place
+    put_int(start, type_id)
+    if spec.kind != "struct":
+        start.append(0)  # a value that is not a struct is field 0 of one ("singleton")
+    start, plan, name = bytes(start), _plan(spec), spec.name or spec.go_string()
+
+    def write(out: bytearray, value) -> None:
+        mark = len(out)
+        out += start
+        try:
+            plan(out, value)
+        except Mismatch as e:  # nothing of a message that failed half-way is left in out
+            del out[mark:]
+            raise GobError(f"gob: cannot encode {e.where(name)}: {e.detail}") from None
+        except BaseException:
+            del out[mark:]
+            raise
+        n = len(out) - mark - 1
+        if n < 0x80:  # most messages are short: the length is the one byte saved for it
+            out[mark] = n
+        else:
+            _put_length(out, mark, n)
+    return write
+
+
 def _put_length(out: bytearray, mark: int, n: int) -> None:
     """A message of 128 bytes or more: its length takes more than the one byte saved at ``mark``."""
     length = bytearray()
@@ -417,33 +447,10 @@ class Encoder:
     def _writer(self, spec: GoType):
         """The function that writes one value message of ``spec``: length, type id, then the value.
 
-        All but the value is the same every time, so it is worked out once per type and stream.
-        The message is written straight into ``out`` behind a one-byte length, which is filled
-        in at the end (a message of 128 bytes or more has a longer length: it is put in then).
+        All but the value is the same every time, so it is worked out once per type and id --
+        for every stream that gives the type the same id (``_value_writer``).
         """
-        start = bytearray(1)  # the length's place
-        put_int(start, spec.builtin_id or self._types[spec].id)
-        if spec.kind != "struct":
-            start.append(0)  # a value that is not a struct is field 0 of one ("singleton")
-        start, plan, name = bytes(start), _plan(spec), spec.name or spec.go_string()
-
-        def write(out: bytearray, value) -> None:
-            mark = len(out)
-            out += start
-            try:
-                plan(out, value)
-            except Mismatch as e:  # nothing of a message that failed half-way is left in out
-                del out[mark:]
-                raise GobError(f"gob: cannot encode {e.where(name)}: {e.detail}") from None
-            except BaseException:
-                del out[mark:]
-                raise
-            n = len(out) - mark - 1
-            if n < 0x80:  # most messages are short: the length is the one byte saved for it
-                out[mark] = n
-            else:
-                _put_length(out, mark, n)
-        self._writers[spec] = write
+        write = self._writers[spec] = _value_writer(spec, spec.builtin_id or self._types[spec].id)
         return write
 
     def checkpoint(self):
