@@ -350,28 +350,16 @@ _SHARED_OPS = _Kept(COMPILED_KEPT)  # (shape, target GoType, max_depth) -> op
 _SHARED_READERS = _Kept(COMPILED_KEPT)  # (shape, Python type, max_depth) -> a top-level reader
 
 
-@functools.lru_cache(maxsize=8)
-def _definition_ops(max_depth: int) -> dict:
-    """The ops that read type definitions (Go's own wireType, structType... as plain
-    values), compiled once for every stream: their ids and shapes are fixed by the gob
-    spec, so each new stream starts with them instead of compiling them at its first
-    definition.  (Read-only: each decoder adds its own ops to a copy.)"""
-    decoder = Decoder(max_depth=max_depth, _seed=False)
-    decoder._op(WIRE_TYPE, None, 0)
-    return {key: op for key, op in decoder._ops.items() if key[0] < FIRST_USER_ID}
-
-
 class Decoder:
     """Decodes one stream: the peer's type definitions, and ops compiled for them."""
 
     def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE, max_depth: int = DEFAULT_MAX_DEPTH,
-                 max_types: int = DEFAULT_MAX_TYPES, max_type_bytes: int = DEFAULT_MAX_TYPE_BYTES,
-                 _seed: bool = True):
+                 max_types: int = DEFAULT_MAX_TYPES, max_type_bytes: int = DEFAULT_MAX_TYPE_BYTES):
         self.max_message, self.max_depth = max_message, max_depth
         self.max_types, self.max_type_bytes = max_types, max_type_bytes
         self.wire_types: dict[int, WireType] = dict(BOOTSTRAP)  # id -> definition
         self._defined, self._defined_bytes = 0, 0  # definitions received, for the limits
-        self._ops: dict = dict(_definition_ops(max_depth)) if _seed else {}  # (wire id, target GoType or None) -> op
+        self._ops: dict = {}  # (wire id, target GoType or None) -> op
         self._skips: dict = {}  # wire id -> skip
         self._shapes: dict = {}  # wire id -> its shape, for the ops streams share (_shape)
         self._top: dict = {}  # (wire id, Python type) -> the reader of a top-level value (_top_plan)
@@ -574,8 +562,9 @@ class Decoder:
             if depth > self.max_depth:  # a definition nested too deep to compile
                 raise GobError("gob: invalid nesting depth")
             # Another stream may have made this op already: the same definitions (under ids of
-            # its own) read into the same target make the same op (see _shape).
-            shape = self._shape(type_id) if self._own(type_id) else None
+            # its own) read into the same target make the same op (see _shape); and Go's own
+            # types -- those that read definitions, say -- are the same on every stream.
+            shape = self._shape(type_id)
             shared = (shape, spec, self.max_depth) if shape is not None else None
             op = _SHARED_OPS.get(shared) if shared is not None else None
             if op is not None:
