@@ -6,6 +6,7 @@
     python benchmarks/percall.py loop --codec gob --n 2000   # just run calls (for valgrind)
     python benchmarks/percall.py inflight  # the client alone: CPU per call with 64 in flight, Go's server
     python benchmarks/percall.py floor     # the leanest Python pipelining loops beside minirpc's client
+    python benchmarks/percall.py ceiling   # how far above its own sequential rate pipelining can go, pinned
 
 ``cpu`` runs a whole call -- ``Client._send``, the server's ``serve_request``
 (read, run, reply), ``Client._read_until`` -- on one thread over a socketpair, so no
@@ -28,6 +29,13 @@ against Go's JSON server, it runs minirpc's client beside the leanest pipelining
 loop Python allows (one thread, no locks, the JSON format alone; then the same
 with a ``concurrent.futures.Future`` per call, as any client that hands out
 futures has), and prints each as a fraction of Go's gob pair.
+
+``ceiling`` asks the same of bench.py's target (g), 64 in flight at 3x minirpc's
+own sequential rate: pinned, against minirpc's JSON server, it sets the leanest
+pipelining loop (and the leanest sequential one: one thread, the format alone,
+a request, its reply) beside minirpc's client, sequential and pipelined.  The
+leanest loop over minirpc's sequential call is as high as (g) can go, pinned,
+for any Python client of that server.
 
 On a shared VM even ``cpu`` moves by ±30 %.  Instruction counts do not:
 ``loop`` runs the ``cpu`` loop ``--n`` times and nothing else, so
@@ -212,6 +220,57 @@ def _bare_pipeline(address: str, n: int, with_futures: bool) -> float:
         return n / (time.perf_counter() - start)
 
 
+def _bare_sequential(address: str, n: int) -> float:
+    """Calls/s of the leanest sequential client: one thread, the JSON format alone, one
+    request written, its reply read, then the next."""
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        fmt = mjsonrpc.ClientFormat()
+        start = time.perf_counter()
+        for seq in range(n):
+            sock.sendall(fmt.encode(Request("Arith.Add", seq), Args(seq, 1)))
+            while (message := fmt.next_message()) is NEED_DATA:
+                fmt.receive_data(sock.recv(1 << 16))
+            if fmt.decode_body(message, int) != seq + 1:
+                raise AssertionError(f"wrong reply to call {seq}")
+        return n / (time.perf_counter() - start)
+
+
+def ceiling(n: int, rounds: int) -> None:
+    """Pinned, against minirpc's JSON server: the leanest loops, sequential and pipelined,
+    beside minirpc's client, each as a multiple of minirpc's own sequential rate (target (g))."""
+    all_cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(all_cpus)})  # pinned: client and server share one CPU
+    server = bench.python_server("minirpc", "json")
+    try:
+        with mclient.dial("tcp", server.address, codec="json") as client:
+            def go(i):
+                return client.go("Arith.Add", Args(i, 1), reply_type=int)
+            call = bench.adder(lambda i: client.call("Arith.Add", Args(i, 1), reply_type=int))
+
+            rows = {
+                "minirpc's client, sequential (call)": lambda: bench.one_run(call, n // 4)[2],
+                "one thread, the format alone, sequential": lambda: _bare_sequential(server.address, n // 4),
+                f"minirpc's client, {bench.INFLIGHT} in flight (go)": lambda: bench.inflight_rate(go, n),
+                f"one thread, the format alone, {bench.INFLIGHT} in flight":
+                    lambda: _bare_pipeline(server.address, n, False),
+                "  ... and a Future per call": lambda: _bare_pipeline(server.address, n, True),
+            }
+            figures = {name: [] for name in rows}
+            for _ in range(rounds):
+                for name, run in rows.items():
+                    figures[name].append(run())
+    finally:
+        server.stop()
+        os.sched_setaffinity(0, all_cpus)
+    sequential = figures["minirpc's client, sequential (call)"]
+    print(f"pinned, against minirpc's JSON server (median of {rounds} per-round ratios):")
+    for name, rates in figures.items():
+        ratio = statistics.median(r / s for r, s in zip(rates, sequential))  # same round, side by side
+        print(f"  {name:44} {statistics.median(rates):8.0f} calls/s   {ratio:4.2f} x minirpc's sequential rate")
+
+
 def floor(n: int, rounds: int) -> None:
     """Pinned, 64 in flight against Go's JSON server: minirpc's client beside the leanest
     Python clients, and Go's gob pair (the yardstick of bench.py's target (f))."""
@@ -251,7 +310,7 @@ def floor(n: int, rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["cpu", "latency", "loop", "inflight", "floor"])
+    parser.add_argument("what", choices=["cpu", "latency", "loop", "inflight", "floor", "ceiling"])
     parser.add_argument("--codec", default="gob", help="loop: which codec")
     parser.add_argument("--n", type=int, default=3000, help="calls per run")
     parser.add_argument("--rounds", type=int, default=7, help="runs per codec (the median is shown)")
@@ -269,6 +328,8 @@ def main() -> None:
         inflight(args.n * 5, args.rounds)
     elif args.what == "floor":
         floor(args.n * 5, args.rounds)
+    elif args.what == "ceiling":
+        ceiling(args.n * 5, args.rounds)
     else:
         latency(args.n, args.rounds)
 

@@ -159,6 +159,17 @@ def test_percall_floor_prints_each_client_as_a_fraction_of_gos_pair():
         assert re.search(rf"{re.escape(name)} +[0-9]+ calls/s +[0-9.]+ x Go's gob pair", result.stdout), result.stdout
 
 
+def test_percall_ceiling_prints_each_client_as_a_multiple_of_minirpcs_sequential_rate():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "percall.py"), "ceiling", "--n", "100", "--rounds", "1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for name in ("minirpc's client, sequential (call)", "one thread, the format alone, sequential",
+                 "minirpc's client, 64 in flight (go)", "one thread, the format alone, 64 in flight",
+                 "... and a Future per call"):
+        assert re.search(rf"{re.escape(name)} +[0-9]+ calls/s +[0-9.]+ x minirpc's sequential rate",
+                         result.stdout), result.stdout
+
+
 # The toy: the yardstick must be a real JSON-RPC 1.0 peer, or beating it means nothing.
 
 
