@@ -73,6 +73,13 @@ the client has not taken (``drain``); TCP then slows that client down, and
 read already start while that backlog is full: it waits (``parked``) until
 the client takes its replies, and never runs if the client leaves first.
 
+The client pushes back as well.  ``go`` never waits: what the server has
+not read yet waits in the transport's buffer.  ``call`` waits, before it
+writes, while that buffer holds more than the transport's high-water mark
+(``drain``) -- as the threaded client's write waits on a full socket -- so a
+server that stops reading cannot make many callers fill memory; a call's
+``timeout`` counts that wait too (``CallTimeout``: not sent).
+
 Cancelling is asyncio's: ``call.cancel()``, or cancelling the task awaiting
 ``client.call``, forgets the call (its late reply is dropped), and awaiting
 it raises ``asyncio.CancelledError`` -- what ``TaskGroup``, ``wait_for`` and
@@ -90,6 +97,7 @@ import functools
 import inspect
 import logging
 import socket
+import time
 from typing import Any
 
 from . import net
@@ -179,12 +187,34 @@ class Client:
         self._closing = False  # the user called close()
         self._broken: BaseException | None = None  # why the connection failed
         self._outbox = bytearray()  # requests started while others were in flight, for _flush
+        self._high_water = writer.transport.get_write_buffer_limits()[1]  # more waiting to go: call() waits
         self._reading = self._loop.create_task(self._read_replies(), name="minirpc-aio-client-reader")
 
     async def call(self, service_method: str, args: Any = None, *, reply_type: Any = None,
                    timeout: float | None = None) -> Any:
-        """Call and wait for the reply; raise ``ServerError`` etc. on failure."""
-        return await self.go(service_method, args, reply_type=reply_type, timeout=timeout)
+        """Call and wait for the reply; raise ``ServerError`` etc. on failure.  While the
+        server is not taking the requests sent already, this one waits to be sent (push-back)."""
+        deadline = None if timeout is None else net.Deadline(timeout)
+        try:
+            if self._writer.transport.get_write_buffer_size() + len(self._outbox) > self._high_water:
+                await self._room(deadline)
+        except (TimeoutError, asyncio.TimeoutError):  # (Deadline's once it has passed; wait_for's)
+            raise CallTimeout(f"{service_method}: not sent within {timeout:g} s: "
+                              "the server is not taking requests") from None
+        return await self._start(service_method, args, reply_type, deadline)
+
+    async def _room(self, deadline: net.Deadline | None) -> None:
+        """Wait while more than the transport's high-water mark waits to be sent (push-back)."""
+        transport = self._writer.transport
+        while transport.get_write_buffer_size() + len(self._outbox) > self._high_water and not (
+                self._closing or self._broken):
+            if not transport.get_write_buffer_size():  # (the outbox goes at the loop's next turn)
+                await asyncio.sleep(0)
+                continue
+            try:  # (over the mark, the transport has paused us: drain waits until it is well below)
+                await asyncio.wait_for(self._writer.drain(), None if deadline is None else deadline.left())
+            except ConnectionError:
+                return  # the connection is gone: the call fails as any call then does
 
     def go(self, service_method: str, args: Any = None, *, reply_type: Any = None,
            timeout: float | None = None) -> Call:
@@ -193,6 +223,9 @@ class Client:
         ``go`` never waits: what the server has not read yet waits in the transport's buffer.
         A request started while others are in flight goes at the loop's next turn, with the
         others started meanwhile, in one write."""
+        return self._start(service_method, args, reply_type, None if timeout is None else net.Deadline(timeout))
+
+    def _start(self, service_method: str, args: Any, reply_type: Any, deadline: net.Deadline | None) -> Call:
         call = Call(self._loop, service_method, args, reply_type)
         if self._closing or self._broken:
             call.set_exception(ShutdownError())
@@ -211,8 +244,9 @@ class Client:
             self._outbox += data
         else:
             self._writer.write(data)  # (no await between encode and write: messages never interleave)
-        if timeout is not None:
-            timer = self._loop.call_later(timeout, self._time_out, call, timeout)
+        if deadline is not None:
+            left = max(0.0, deadline.at - time.monotonic())
+            timer = self._loop.call_later(left, self._time_out, call, deadline.timeout)
             call.add_done_callback(lambda _: timer.cancel())
         return call
 

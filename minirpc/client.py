@@ -53,6 +53,17 @@ Beyond Go: ``timeout=`` per call (``CallTimeout``; a late reply is dropped),
 ``Call.cancel()``, ``dial(timeout=)`` bounding connect, TLS and handshake, and
 Ctrl-C: interrupting a synchronous call abandons that call (like a cancel)
 and leaves the client working.
+
+A call's ``timeout=`` counts from the moment it is made, and covers writing
+its request as well as waiting for the reply: a server that stops reading
+fills the socket's buffers, and then a write waits -- in Go, for ever.  Here a
+call that could not even start writing by its deadline (another request is
+still being written) fails with ``CallTimeout`` and nothing of it is sent;
+one whose request went out in part fails too, and the connection is closed,
+since half a message cannot be taken back: the other pending calls fail with
+``ConnectionLost``, later ones with ``ShutdownError``.  (A codec of your own
+bounds its writes only if it says ``writes_by_deadline``: ``minirpc.codec``.)
+Calls without a timeout wait as in Go, until the server reads or ``close()``.
 """
 
 from __future__ import annotations
@@ -70,6 +81,7 @@ from .errors import (BodyError, CallCancelled, CallTimeout, ConnectionLost, Serv
                      TruncatedMessage)
 from .format import DEFAULT_MAX_MESSAGE, Request
 from .registry import signatures
+from .stream import WriteTimeout
 
 
 MAX_HELD = 32  # requests kept back for one write, at most: then the caller writes them itself
@@ -211,6 +223,7 @@ class Client:
         self._sending = threading.Lock()  # one request (header + body) through the codec at a time; protects _held
         self._held: list[Call] = []  # calls whose requests the codec keeps back, for the writer to flush
         self._queue = _queue_of(codec)
+        self._by_deadline = getattr(codec, "writes_by_deadline", False) is True  # (minirpc.codec)
         self._codec_forget = getattr(codec, "forget", None)  # optional (minirpc.codec)
         self._reading = threading.Lock()  # held by the one thread reading replies now
         self._lock = threading.Lock()  # protects everything below
@@ -229,13 +242,14 @@ class Client:
     def call(self, service_method: str, args: Any = None, *, reply_type: Any = None,
              timeout: float | None = None) -> Any:
         """Call and wait for the reply; raise ``ServerError`` etc. on failure."""
-        call = self._send(_SyncCall(service_method, args, reply_type))
+        deadline = None if timeout is None else net.Deadline(timeout)
+        call = self._send(_SyncCall(service_method, args, reply_type), deadline=deadline)
         try:
-            if timeout is None:
+            if deadline is None:
                 self._read_until(call)
             else:
                 self._want_reader()
-                if not call.wait(timeout):
+                if not call.wait(max(0.0, deadline.at - time.monotonic())):
                     self._time_out(call, timeout)
         except BaseException:  # Ctrl-C (or any interruption): this call is abandoned, the client lives on
             self._forget(call)
@@ -248,16 +262,23 @@ class Client:
     def go(self, service_method: str, args: Any = None, *, reply_type: Any = None,
            timeout: float | None = None) -> Call:
         """Start a call and return at once; the ``Call`` completes later."""
-        call = self._send(Call(self, service_method, args, reply_type), want_reader=True)
-        if timeout is not None and not call.done():
-            self._add_deadline(call, timeout)
+        deadline = None if timeout is None else net.Deadline(timeout)
+        call = self._send(Call(self, service_method, args, reply_type), want_reader=True, deadline=deadline)
+        if deadline is not None and not call.done():
+            self._add_deadline(call, deadline)
         return call
 
-    def _send(self, call: Any, want_reader: bool = False) -> Any:
+    def _send(self, call: Any, want_reader: bool = False, deadline: net.Deadline | None = None) -> Any:
         """Number the call, file it in ``pending``, write the request (and for an asynchronous
-        call make sure someone will read its reply)."""
+        call make sure someone will read its reply) -- by ``deadline``, if it has one."""
         unwritten: list = []  # calls kept back whose write failed: failed once _sending is let go
-        with self._sending:  # one request at a time through the codec (Go's reqMutex)
+        if deadline is None:
+            self._sending.acquire()  # one request at a time through the codec (Go's reqMutex)
+        elif not self._sending.acquire(timeout=max(0.0, deadline.at - time.monotonic())):
+            call._settle(error=CallTimeout(f"{call.service_method}: not sent within {deadline.timeout:g} s: "
+                                           "another request was still being written (is the server reading?)"))
+            return call
+        try:
             with self._lock:
                 if self._closing or self._broken:
                     call._settle(error=ShutdownError())
@@ -270,33 +291,71 @@ class Client:
                 later = self._queue is not None and want_reader and bool(self._held or len(self._pending) > 1)
                 if later:
                     self._writer.want()  # (it flushes once we let go of _sending)
+            by = deadline if self._by_deadline else None
             try:
                 if later:
                     self._queue(Request(call.service_method, call.seq), call.args)
                     self._held.append(call)
                     if len(self._held) >= MAX_HELD:  # a long burst: the caller writes these now
-                        unwritten = self._flush_held()
+                        try:
+                            unwritten = self._flush_held(by)
+                        except WriteTimeout as e:
+                            if e.written:
+                                raise
+                            # none went: they stay kept back for the writer, this call among them
+                            # (go() has returned it; its timer fails it if no reply comes in time)
                 else:
                     if self._held:  # (a synchronous call behind some kept back: they go first)
-                        unwritten = self._flush_held()
-                    self.codec.write_request(Request(call.service_method, call.seq), call.args)
+                        unwritten = self._flush_held(by)
+                    if by is None:
+                        self.codec.write_request(Request(call.service_method, call.seq), call.args)
+                    else:
+                        self.codec.write_request(Request(call.service_method, call.seq), call.args, deadline=by)
+            except WriteTimeout as e:  # (before Exception: a TimeoutError is an OSError)
+                self._gave_up_writing(call, e.written, deadline.timeout)
             except Exception as e:  # e.g. args the codec cannot encode; Go returns it as is
                 self._forget(call)
                 call._settle(error=e)
+        finally:
+            self._sending.release()
         if unwritten:
             self._fail_unwritten(unwritten)
         return call
+
+    def _gave_up_writing(self, call: Any, written: int, timeout: float) -> None:  # (called holding _sending)
+        """The deadline passed while writing: the call fails; if part of a message went out,
+        the stream is spoilt, and the connection with it."""
+        self._forget(call)
+        if not written:  # nothing went: the connection is as it was
+            call._settle(error=CallTimeout(f"{call.service_method}: not sent within {timeout:g} s: "
+                                           "the server is not taking requests"))
+            return
+        call._settle(error=CallTimeout(f"{call.service_method}: only part of the request was sent within "
+                                       f"{timeout:g} s; the connection is closed (half a message cannot be "
+                                       "taken back)"))
+        self._fail_all(ConnectionError("connection closed: a request could not be written within its timeout"))
+        self.codec.close()  # (wakes the pump, blocked reading)
 
     def _writer_round(self) -> None:
         with self._sending:
             unwritten = self._flush_held()
         self._fail_unwritten(unwritten)
 
-    def _flush_held(self) -> list:  # (called holding _sending)
-        """Write the requests kept back; return [(call, error)] for those whose write failed."""
+    def _flush_held(self, deadline: net.Deadline | None = None) -> list:  # (called holding _sending)
+        """Write the requests kept back; return [(call, error)] for those whose write failed.
+        Past ``deadline`` it raises ``WriteTimeout``; if none of them went, they stay kept back."""
         held, self._held = self._held, []
         try:
-            self.codec.flush()
+            if deadline is None:
+                self.codec.flush()
+            else:
+                self.codec.flush(deadline=deadline)
+        except WriteTimeout as e:
+            if not e.written:
+                self._held = held
+                with self._lock:
+                    self._writer.want()  # (they go when the server reads again, or fail with the client)
+            raise
         except Exception as e:  # these requests were not written: their calls fail, as in Go
             return [(call, e) for call in held]
         return []
@@ -392,9 +451,9 @@ class Client:
         self._forget(call)
         call._settle(error=CallTimeout(f"{call.service_method}: no reply within {timeout:g} s"))
 
-    def _add_deadline(self, call: Call, timeout: float) -> None:
+    def _add_deadline(self, call: Call, deadline: net.Deadline) -> None:
         with self._lock:
-            heapq.heappush(self._deadlines, (time.monotonic() + timeout, call.seq, call, timeout))
+            heapq.heappush(self._deadlines, (deadline.at, call.seq, call, deadline.timeout))
             if self._timer is None:
                 self._timer = threading.Thread(target=self._timer_loop, name="minirpc-client-timer", daemon=True)
                 self._timer.start()

@@ -33,6 +33,10 @@ uses them to send requests started back to back together (the client's
 module doc says when); a codec without them gets one write per request.
 And ``forget(seq)``: the client gave up the call ``seq`` (a timeout, a
 cancel), so the codec may drop what it keeps for it (``minirpc.format``).
+A codec whose ``write_request`` and ``flush`` take ``deadline=`` (a
+``net.Deadline``) and then raise ``stream.WriteTimeout`` rather than wait
+past it says so with ``writes_by_deadline = True``: the client then bounds
+a call's writes by the call's ``timeout=`` too.
 
 minirpc's own codecs are a *format* (``minirpc.format``: sans-IO, bytes in,
 messages out) on a ``Stream`` (``minirpc.stream``: the socket).  You can plug
@@ -104,18 +108,20 @@ class StreamServerCodec:
 class StreamClientCodec:
     """A ``ClientCodec`` made of a format on a stream."""
 
+    writes_by_deadline = True
+
     def __init__(self, stream: Stream):
         self.stream = stream
         self._message: Message | None = None  # the response whose header was read last
 
-    def write_request(self, request: Request, body: Any) -> None:
-        self.stream.send(request, body)  # (behind any request kept back: the order is kept)
+    def write_request(self, request: Request, body: Any, deadline: Any = None) -> None:
+        self.stream.send(request, body, deadline=deadline)  # (behind any request kept back: the order is kept)
 
     def queue_request(self, request: Request, body: Any) -> None:
         self.stream.send(request, body, later=True)
 
-    def flush(self) -> None:
-        self.stream.flush()
+    def flush(self, deadline: Any = None) -> None:
+        self.stream.flush(deadline)
 
     def forget(self, seq: int) -> None:
         forget = getattr(self.stream.format, "forget", None)

@@ -10,6 +10,7 @@ and ``TCP_NODELAY`` (small RPC messages must leave at once).
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import time
@@ -126,6 +127,16 @@ def tune(sock: socket.socket) -> None:
     for option in ("TCP_KEEPIDLE", "TCP_KEEPINTVL"):  # Linux names; macOS has TCP_KEEPALIVE
         if hasattr(socket, option):
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), KEEPALIVE_SECONDS)
+
+
+def wait_writable(sock: Any, timeout: float) -> bool:
+    """Wait until ``sock`` can take more bytes, at most ``timeout`` seconds; False if it cannot.
+    (``poll``, not ``select``: a process with thousands of sockets has descriptors past 1024.)"""
+    if hasattr(select, "poll"):
+        waiter = select.poll()
+        waiter.register(sock, select.POLLOUT)
+        return bool(waiter.poll(max(0.0, timeout) * 1000))
+    return bool(select.select([], [sock], [], max(0.0, timeout))[1])
 
 
 def shutdown(sock: Any) -> None:

@@ -27,7 +27,10 @@ What the stream owns:
   message to ``outbox``, for the next ``flush()`` (a client's requests started
   back to back); ``cork()`` holds every message back until ``uncork()`` (a
   server's replies to a batch).  A message sent now goes after those waiting;
-* **deadlines** -- ``read_message(deadline)`` gives up when time runs out;
+* **deadlines** -- ``read_message(deadline)`` gives up when time runs out,
+  and so do a blocking stream's ``send`` and ``flush`` given ``deadline=``:
+  they raise ``WriteTimeout``, which says how many bytes went out (a peer
+  that does not read fills the socket's buffers, and then a write waits);
 * **taps** -- callables told of every whole message read or sent, with its
   exact bytes: the wire tap of the lessons is one;
 * **close** -- idempotent, and it wakes a thread blocked reading, or writing
@@ -39,6 +42,7 @@ by whoever makes the socket (``net``, the server's accept path).
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from typing import Any, Callable
@@ -51,6 +55,16 @@ RECEIVE_SIZE = 64 * 1024
 WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 Tap = Callable[[str, Any, bytes], None]  # tap("in" or "out", header, the message's bytes)
+TLS_RECORD = 16 * 1024  # the most a TLS record holds: what a writable TLS socket is given at a time
+
+
+class WriteTimeout(TimeoutError):
+    """A blocking write gave up at its deadline; ``written`` of the bytes went out (0: none,
+    and the stream is as it was; more: the peer has part of a message, so the stream is spoilt)."""
+
+    def __init__(self, written: int):
+        super().__init__(f"write timed out with {written} bytes written")
+        self.written = written
 
 
 class Stream:
@@ -110,34 +124,37 @@ class Stream:
 
     # -- writing (any thread)
 
-    def send(self, header: Any, body: Any, body_type: Any = None, *, later: bool = False) -> int:
+    def send(self, header: Any, body: Any, body_type: Any = None, *, later: bool = False,
+             deadline: net.Deadline | None = None) -> int:
         """Encode one message and write it; return the bytes left waiting in ``outbox``.
 
         ``later=True`` only adds it to ``outbox``, to go with the next ``flush()``.
-        If the body cannot be encoded the format raises and nothing is written."""
+        If the body cannot be encoded the format raises and nothing is written.
+        A blocking stream given a ``deadline`` raises ``WriteTimeout`` when it passes."""
         with self.send_lock:
             data = self.format.encode(header, body, body_type)
             for tap in self.taps:
                 tap("out", header, data)
-            return self._write(data, later)
+            return self._write(data, later, deadline)
 
     def send_bytes(self, data: bytes) -> int:
         """Write bytes that are already a whole message (the lossy network forwards such)."""
         with self.send_lock:
             return self._write(data)
 
-    def _write(self, data: bytes, later: bool = False) -> int:
+    def _write(self, data: bytes, later: bool = False, deadline: net.Deadline | None = None) -> int:
         if self.closed:
             raise OSError("stream is closed")
-        if self.corks:  # held back, to go out with the others (uncork sends them)
+        if self.corks or later:  # held back, to go out with the others (uncork or flush sends them)
             self.outbox += data
+            return 0 if self.corks else len(self.outbox)
+        if self.blocking:  # what waits goes first (and if none of it could go, nor does this)
+            self._flush(deadline)
+            self._send_all(data, deadline)
             return 0
-        if later or self.outbox:  # (behind what waits already: the order is kept)
+        if self.outbox:  # behind what waits already, which goes when the socket is writable
             self.outbox += data
-            return len(self.outbox) if later or not self.blocking else self._flush()
-        if self.blocking:
-            self.sock.sendall(data)
-            return 0
+            return len(self.outbox)
         try:  # usually all of it goes at once
             sent = self.sock.send(data)
         except WOULD_BLOCK:
@@ -157,18 +174,23 @@ class Stream:
             self.corks -= 1
         return self.flush()
 
-    def flush(self) -> int:
-        """Write what waits in ``outbox``: all of it on a blocking stream, else what the
-        socket takes now; return what is left."""
+    def flush(self, deadline: net.Deadline | None = None) -> int:
+        """Write what waits in ``outbox``: all of it on a blocking stream (by ``deadline``, if
+        given, or ``WriteTimeout``), else what the socket takes now; return what is left."""
         with self.send_lock:
-            return self._flush()
+            return self._flush(deadline)
 
-    def _flush(self) -> int:
+    def _flush(self, deadline: net.Deadline | None = None) -> int:
         if self.corks or not self.outbox:
             return 0
         if self.blocking:  # all of it, or none again: written, or failed with its calls
             data, self.outbox = self.outbox, bytearray()  # (a new one: a failed TLS write may hold on to data)
-            self.sock.sendall(data)
+            try:
+                self._send_all(data, deadline)
+            except WriteTimeout as e:
+                if e.written == 0:
+                    self.outbox = data  # none of it went: it waits as it did
+                raise
             return 0
         while self.outbox:
             try:
@@ -177,6 +199,32 @@ class Stream:
                 break
             del self.outbox[:sent]
         return len(self.outbox)
+
+    def _send_all(self, data: Any, deadline: net.Deadline | None) -> None:
+        """``sendall`` on a blocking socket; with a deadline, never waiting past it.  The
+        socket stays blocking (another thread may be reading it): each piece is sent with
+        ``MSG_DONTWAIT`` -- or, on TLS, which takes no flags, a record at a time once the
+        socket says it is writable."""
+        if deadline is None:
+            self.sock.sendall(data)
+            return
+        view, written = memoryview(data).cast("B"), 0
+        dontwait = getattr(socket, "MSG_DONTWAIT", 0) if not isinstance(self.sock, ssl.SSLSocket) else 0
+        while written < len(view):
+            if dontwait:
+                try:
+                    written += self.sock.send(view[written:], dontwait)
+                    continue
+                except WOULD_BLOCK:
+                    pass
+            try:
+                writable = net.wait_writable(self.sock, deadline.left())
+            except TimeoutError:  # (left() says the deadline has passed)
+                writable = False
+            if not writable:
+                raise WriteTimeout(written)
+            if not dontwait:
+                written += self.sock.send(view[written:written + TLS_RECORD])
 
     # -- closing
 

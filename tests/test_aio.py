@@ -418,6 +418,66 @@ async def test_a_go_call_that_times_out_reports_call_timeout(codec):
         services.gate.key(1).set()
 
 
+@contextlib.asynccontextmanager
+async def not_reading(codec: str):
+    """A client connected to a peer that accepts and reads nothing (until ``read_all`` is
+    called): (client, read_all, received) -- ``received`` collects what the peer then reads."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted, received, stop = [], bytearray(), threading.Event()
+    acceptor = threading.Thread(target=lambda: accepted.append(listener.accept()[0]))
+    acceptor.start()
+    client = await aio.dial("%s:%d" % listener.getsockname(), codec=codec)
+    acceptor.join(HANG_GUARD)
+    peer = accepted[0]
+
+    def read_all():
+        peer.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                data = peer.recv(1 << 16)
+            except TimeoutError:
+                continue
+            if not data:
+                return
+            received.extend(data)
+
+    reader = threading.Thread(target=read_all)
+    try:
+        yield client, reader.start, received
+    finally:
+        stop.set()
+        if reader.is_alive() or reader.ident is not None:
+            reader.join(HANG_GUARD)
+        await client.close()
+        peer.close()
+        listener.close()
+
+
+@on_loop
+async def test_calls_to_a_server_that_does_not_read_wait_to_be_sent_and_memory_stays_bounded(codec):
+    async with not_reading(codec) as (client, _, _):
+        payload = "x" * (1 << 20)
+        outcomes = await asyncio.gather(*(client.call("Big.Echo", payload, timeout=0.3) for _ in range(100)),
+                                        return_exceptions=True)
+        assert all(isinstance(e, CallTimeout) for e in outcomes)
+        assert any("not sent within 0.3 s" in str(e) for e in outcomes)
+        assert client._writer.transport.get_write_buffer_size() < 16 << 20  # not the 100 MiB asked for
+
+
+@on_loop
+async def test_a_call_waiting_to_be_sent_goes_once_the_server_reads(codec):
+    async with not_reading(codec) as (client, read_all, received):
+        first = client.go("Big.Echo", "x" * (4 << 20))  # more than the socket holds: the rest waits in the transport
+        waiting = asyncio.ensure_future(client.call("Then.This", Args(1, 2)))
+        await asyncio.sleep(0.05)
+        assert not waiting.done() and client._seq == 1  # it waits before it is numbered and written
+        read_all()
+        assert await eventually(lambda: b"Then.This" in received)
+        first.cancel()
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+
+
 @on_loop
 async def test_a_cancelled_call_reports_cancelled_and_others_continue(codec):
     async with served(codec) as (client, services, _):
