@@ -235,7 +235,8 @@ class Client:
         self._pump = _OnDemand(self._lock, "minirpc-client-pump", self._pump_round, self._ended)
         self._writer = _OnDemand(self._lock, "minirpc-client-writer", self._writer_round, self._ended)
         self._timer: threading.Thread | None = None
-        self._deadlines: list[tuple[float, int, Call, float]] = []  # a heap: (deadline, seq, call, timeout)
+        self._deadlines: list[list] = []  # a heap of [deadline, seq, call (None once done), timeout]
+        self._timed = 0  # the entries in it whose call is not done yet
 
     # -- calling ------------------------------------------------------------
 
@@ -452,17 +453,32 @@ class Client:
         call._settle(error=CallTimeout(f"{call.service_method}: no reply within {timeout:g} s"))
 
     def _add_deadline(self, call: Call, deadline: net.Deadline) -> None:
+        """File the call's deadline for the timer thread.  A call done before its deadline lets
+        go of its entry (``_deadline_passed``), so neither the call nor its reply is kept until
+        then; and when most entries are such, they are swept out, so the heap holds about the
+        calls still waiting, not every call started within the longest timeout."""
+        entry = [deadline.at, call.seq, call, deadline.timeout]
         with self._lock:
-            heapq.heappush(self._deadlines, (deadline.at, call.seq, call, deadline.timeout))
+            heapq.heappush(self._deadlines, entry)
+            self._timed += 1
+            if len(self._deadlines) > 2 * self._timed + 64:
+                self._deadlines = [e for e in self._deadlines if e[2] is not None]
+                heapq.heapify(self._deadlines)
             if self._timer is None:
                 self._timer = threading.Thread(target=self._timer_loop, name="minirpc-client-timer", daemon=True)
                 self._timer.start()
-            self._wake.notify_all()
+            elif self._deadlines[0] is entry:  # (a later deadline than the first: the timer wakes in time)
+                self._wake.notify_all()
+        call.add_done_callback(lambda _: self._deadline_passed(entry))
+
+    def _deadline_passed(self, entry: list) -> None:
+        """The call is done (replied, failed, timed out, cancelled): its entry lets go of it."""
+        with self._lock:
+            if entry[2] is not None:
+                entry[2] = None
+                self._timed -= 1
 
     def _timer_loop(self) -> None:
-        # A call that finished (or was cancelled) before its deadline stays in the heap until
-        # the deadline passes, and is skipped then: the heap never holds more than the calls
-        # started within the longest timeout.
         while True:
             with self._lock:
                 while True:
@@ -471,6 +487,8 @@ class Client:
                     now = time.monotonic()
                     if self._deadlines and self._deadlines[0][0] <= now:
                         _, _, call, timeout = heapq.heappop(self._deadlines)
+                        if call is None:
+                            continue  # done before its deadline
                         break
                     self._wake.wait(self._deadlines[0][0] - now if self._deadlines else None)
             if not call.done():

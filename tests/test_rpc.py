@@ -3,10 +3,12 @@ and client_test.go, for every codec."""
 
 from __future__ import annotations
 
+import gc
 import math
 import socket
 import threading
 import time
+import weakref
 from concurrent import futures
 from dataclasses import dataclass
 
@@ -263,6 +265,29 @@ def test_timeout_on_an_async_call(client):
     call = client.go("Arith.SleepMilli", 300, timeout=0.05)
     assert isinstance(call.exception(timeout=10), minirpc.CallTimeout)
     assert isinstance(call.error, TimeoutError)
+
+
+def test_a_go_call_done_before_its_timeout_is_not_kept_until_then(client):
+    call = client.go("Arith.String", Args(1, 2), timeout=60)
+    assert call.result(timeout=10) == "1+2=3"
+    kept = weakref.ref(call)
+    del call
+    gc.collect()
+    assert kept() is None  # (nor its reply: a client making big calls with long timeouts kept them all)
+
+
+def test_the_deadlines_of_go_calls_done_early_do_not_pile_up(client):
+    for i in range(500):
+        assert client.go("Arith.Add", Args(i, 1), timeout=60).result(timeout=10) == i + 1
+    assert len(client._deadlines) < 100  # about the calls still waiting (none), not the 500 made
+
+
+def test_a_go_call_with_an_earlier_deadline_than_those_waiting_still_times_out_on_time(client):
+    first = client.go("Arith.SleepMilli", 500, timeout=60)
+    second = client.go("Arith.SleepMilli", 500, timeout=0.05)
+    assert isinstance(second.exception(timeout=10), minirpc.CallTimeout)
+    assert not first.done()
+    first.cancel()
 
 
 def test_cancelled_call_reports_cancelled_and_others_continue(client):
