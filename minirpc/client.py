@@ -454,7 +454,7 @@ class Client:
 
     def _add_deadline(self, call: Call, deadline: net.Deadline) -> None:
         """File the call's deadline for the timer thread.  A call done before its deadline lets
-        go of its entry (``_deadline_passed``), so neither the call nor its reply is kept until
+        go of its entry (``_forget_deadline``), so neither the call nor its reply is kept until
         then; and when most entries are such, they are swept out, so the heap holds about the
         calls still waiting, not every call started within the longest timeout."""
         entry = [deadline.at, call.seq, call, deadline.timeout]
@@ -467,11 +467,11 @@ class Client:
             if self._timer is None:
                 self._timer = threading.Thread(target=self._timer_loop, name="minirpc-client-timer", daemon=True)
                 self._timer.start()
-            elif self._deadlines[0] is entry:  # (a later deadline than the first: the timer wakes in time)
-                self._wake.notify_all()
-        call.add_done_callback(lambda _: self._deadline_passed(entry))
+            elif self._deadlines[0] is entry:  # earlier than the one the timer waits for: wake it
+                self._wake.notify_all()  # (a later one, it comes to in time)
+        call.add_done_callback(lambda _: self._forget_deadline(entry))
 
-    def _deadline_passed(self, entry: list) -> None:
+    def _forget_deadline(self, entry: list) -> None:
         """The call is done (replied, failed, timed out, cancelled): its entry lets go of it."""
         with self._lock:
             if entry[2] is not None:
