@@ -62,8 +62,11 @@ still being written) fails with ``CallTimeout`` and nothing of it is sent;
 one whose request went out in part fails too, and the connection is closed,
 since half a message cannot be taken back: the other pending calls fail with
 ``ConnectionLost``, later ones with ``ShutdownError``.  (A codec of your own
-bounds its writes only if it says ``writes_by_deadline``: ``minirpc.codec``.)
+bounds its writes only if it says ``takes_deadlines``: ``minirpc.codec``.)
 Calls without a timeout wait as in Go, until the server reads or ``close()``.
+A synchronous call with a timeout reads its own reply, as one without does,
+and stops at its deadline: what it read of a reply so far stays with the
+format, for whoever reads next.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ from .errors import (BodyError, CallCancelled, CallTimeout, ConnectionLost, Serv
                      TruncatedMessage)
 from .format import DEFAULT_MAX_MESSAGE, Request
 from .registry import signatures
-from .stream import WriteTimeout
+from .stream import ReadTimeout, WriteTimeout
 
 
 MAX_HELD = 32  # requests kept back for one write, at most: then the caller writes them itself
@@ -223,7 +226,7 @@ class Client:
         self._sending = threading.Lock()  # one request (header + body) through the codec at a time; protects _held
         self._held: list[Call] = []  # calls whose requests the codec keeps back, for the writer to flush
         self._queue = _queue_of(codec)
-        self._by_deadline = getattr(codec, "writes_by_deadline", False) is True  # (minirpc.codec)
+        self._takes_deadlines = getattr(codec, "takes_deadlines", False) is True  # (minirpc.codec)
         self._codec_forget = getattr(codec, "forget", None)  # optional (minirpc.codec)
         self._reading = threading.Lock()  # held by the one thread reading replies now
         self._lock = threading.Lock()  # protects everything below
@@ -246,12 +249,7 @@ class Client:
         deadline = None if timeout is None else net.Deadline(timeout)
         call = self._send(_SyncCall(service_method, args, reply_type), deadline=deadline)
         try:
-            if deadline is None:
-                self._read_until(call)
-            else:
-                self._want_reader()
-                if not call.wait(max(0.0, deadline.at - time.monotonic())):
-                    self._time_out(call, timeout)
+            self._read_until(call, deadline)
         except BaseException:  # Ctrl-C (or any interruption): this call is abandoned, the client lives on
             self._forget(call)
             call._settle(error=CallCancelled("call interrupted"))
@@ -292,7 +290,7 @@ class Client:
                 later = self._queue is not None and want_reader and bool(self._held or len(self._pending) > 1)
                 if later:
                     self._writer.want()  # (it flushes once we let go of _sending)
-            by = deadline if self._by_deadline else None
+            by = deadline if self._takes_deadlines else None
             try:
                 if later:
                     self._queue(Request(call.service_method, call.seq), call.args)
@@ -376,17 +374,28 @@ class Client:
 
     # -- reading replies ------------------------------------------------
 
-    def _read_until(self, call: _SyncCall) -> None:
-        """Read replies on this thread until ``call`` is done, if nobody else reads."""
+    def _read_until(self, call: _SyncCall, deadline: net.Deadline | None = None) -> None:
+        """Read replies on this thread until ``call`` is done, if nobody else reads -- or
+        until its ``deadline`` passes, and then it times out."""
+        if deadline is not None and not self._takes_deadlines:  # (a codec of your own: it may block)
+            self._want_reader()
+            return self._wait(call, deadline)
         if not self._reading.acquire(blocking=False):
-            call.wait()  # the reader delivers it, or hands over to the pump
-            return
+            return self._wait(call, deadline)  # the reader delivers it, or hands over to the pump
         try:
             while not call.done():
-                self._read_one()
+                self._read_one(deadline)
+        except ReadTimeout:
+            self._time_out(call, deadline.timeout)
         finally:
             self._reading.release()
             self._hand_over()
+
+    def _wait(self, call: _SyncCall, deadline: net.Deadline | None) -> None:
+        if deadline is None:
+            call.wait()
+        elif not call.wait(max(0.0, deadline.at - time.monotonic())):
+            self._time_out(call, deadline.timeout)
 
     def _hand_over(self) -> None:
         """Called after releasing ``_reading``: if calls wait, someone must read."""
@@ -408,11 +417,15 @@ class Client:
     def _ended(self) -> bool:
         return bool(self._closing or self._broken)
 
-    def _read_one(self) -> Any:
-        """Read one reply and settle its call (and return it); on a broken stream fail them all."""
+    def _read_one(self, deadline: net.Deadline | None = None) -> Any:
+        """Read one reply and settle its call (and return it); on a broken stream fail them all.
+        Past ``deadline`` (if given) it raises ``ReadTimeout``, having taken nothing."""
         codec, call = self.codec, None
         try:
-            header = codec.read_response_header()
+            if deadline is None:
+                header = codec.read_response_header()
+            else:
+                header = codec.read_response_header(deadline=deadline)
             with self._lock:
                 call = self._pending.pop(header.seq, None)
             if call is None or header.error:
@@ -426,6 +439,8 @@ class Client:
                 call._settle(error=BodyError(f"reading body {e}"))
             else:
                 call._settle(reply)
+        except ReadTimeout:
+            raise  # (only with a deadline: the stream is as it was, the call times out)
         except Exception as e:  # EOF, a socket error, bytes we cannot read
             header_read = call is not None or (isinstance(e, TruncatedMessage) and e.header is not None)
             self._fail_all(e, call, header_read)

@@ -33,10 +33,12 @@ uses them to send requests started back to back together (the client's
 module doc says when); a codec without them gets one write per request.
 And ``forget(seq)``: the client gave up the call ``seq`` (a timeout, a
 cancel), so the codec may drop what it keeps for it (``minirpc.format``).
-A codec whose ``write_request`` and ``flush`` take ``deadline=`` (a
-``net.Deadline``) and then raise ``stream.WriteTimeout`` rather than wait
-past it says so with ``writes_by_deadline = True``: the client then bounds
-a call's writes by the call's ``timeout=`` too.
+A codec whose ``write_request``, ``flush`` and ``read_response_header``
+take ``deadline=`` (a ``net.Deadline``), and then raise
+``stream.WriteTimeout`` or ``stream.ReadTimeout`` rather than wait past it,
+says so with ``takes_deadlines = True``: the client then bounds a call's
+writes by the call's ``timeout=`` too, and a synchronous call with a timeout
+reads its own reply rather than hand the reading to a thread.
 
 minirpc's own codecs are a *format* (``minirpc.format``: sans-IO, bytes in,
 messages out) on a ``Stream`` (``minirpc.stream``: the socket).  You can plug
@@ -108,7 +110,7 @@ class StreamServerCodec:
 class StreamClientCodec:
     """A ``ClientCodec`` made of a format on a stream."""
 
-    writes_by_deadline = True
+    takes_deadlines = True
 
     def __init__(self, stream: Stream):
         self.stream = stream
@@ -128,8 +130,8 @@ class StreamClientCodec:
         if forget is not None:
             forget(seq)
 
-    def read_response_header(self) -> Response:
-        self._message = self.stream.read_message()
+    def read_response_header(self, deadline: Any = None) -> Response:
+        self._message = self.stream.read_message(deadline)
         return self._message.header
 
     def read_response_body(self, reply_type: Any) -> Any:

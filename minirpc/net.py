@@ -130,13 +130,23 @@ def tune(sock: socket.socket) -> None:
 
 
 def wait_writable(sock: Any, timeout: float) -> bool:
-    """Wait until ``sock`` can take more bytes, at most ``timeout`` seconds; False if it cannot.
-    (``poll``, not ``select``: a process with thousands of sockets has descriptors past 1024.)"""
+    """Wait until ``sock`` can take more bytes, at most ``timeout`` seconds; False if it cannot."""
+    return _wait(sock, timeout, writing=True)
+
+
+def wait_readable(sock: Any, timeout: float) -> bool:
+    """Wait until ``sock`` has bytes (or the peer closed), at most ``timeout`` seconds; False if not."""
+    return _wait(sock, timeout, writing=False)
+
+
+def _wait(sock: Any, timeout: float, writing: bool) -> bool:
+    # (poll, not select: a process with thousands of sockets has descriptors past 1024)
+    timeout = max(0.0, timeout)
     if hasattr(select, "poll"):
         waiter = select.poll()
-        waiter.register(sock, select.POLLOUT)
-        return bool(waiter.poll(max(0.0, timeout) * 1000))
-    return bool(select.select([], [sock], [], max(0.0, timeout))[1])
+        waiter.register(sock, select.POLLOUT if writing else select.POLLIN)
+        return bool(waiter.poll(timeout * 1000))
+    return bool(select.select([], [sock], [], timeout)[1] if writing else select.select([sock], [], [], timeout)[0])
 
 
 def shutdown(sock: Any) -> None:

@@ -27,10 +27,11 @@ What the stream owns:
   message to ``outbox``, for the next ``flush()`` (a client's requests started
   back to back); ``cork()`` holds every message back until ``uncork()`` (a
   server's replies to a batch).  A message sent now goes after those waiting;
-* **deadlines** -- ``read_message(deadline)`` gives up when time runs out,
-  and so do a blocking stream's ``send`` and ``flush`` given ``deadline=``:
-  they raise ``WriteTimeout``, which says how many bytes went out (a peer
-  that does not read fills the socket's buffers, and then a write waits);
+* **deadlines** -- ``read_message(deadline)`` gives up when time runs out
+  (``ReadTimeout``), and so do a blocking stream's ``send`` and ``flush``
+  given ``deadline=``: they raise ``WriteTimeout``, which says how many bytes
+  went out (a peer that does not read fills the socket's buffers, and then a
+  write waits);
 * **taps** -- callables told of every whole message read or sent, with its
   exact bytes: the wire tap of the lessons is one;
 * **close** -- idempotent, and it wakes a thread blocked reading, or writing
@@ -56,6 +57,10 @@ WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 Tap = Callable[[str, Any, bytes], None]  # tap("in" or "out", header, the message's bytes)
 TLS_RECORD = 16 * 1024  # the most a TLS record holds: what a writable TLS socket is given at a time
+
+
+class ReadTimeout(TimeoutError):
+    """``read_message``'s deadline passed before a whole message came."""
 
 
 class WriteTimeout(TimeoutError):
@@ -89,15 +94,24 @@ class Stream:
         """The next whole message, reading the socket as often as needed.
 
         Raises what the format raises (``EOFError``, ``ProtocolError``...),
-        ``OSError`` from the socket, ``TimeoutError`` when the deadline passes."""
+        ``OSError`` from the socket, ``ReadTimeout`` (a ``TimeoutError``) when the
+        deadline passes: what was read so far stays with the format, so the next
+        read goes on from there.  (The socket's own timeout is left alone: another
+        thread may be writing to it.  On TLS, once bytes have come, the rest of their
+        record is waited for.)"""
         while True:
             message = self.format.next_message()  # (next_message, one call fewer per message)
             if message is not NEED_DATA:
                 if self.taps:
                     self._tell_taps(message)
                 return message
-            if deadline is not None:
-                self.sock.settimeout(deadline.left())
+            if deadline is not None and deadline.at is not None and not self.has_buffered():
+                try:
+                    ready = net.wait_readable(self.sock, deadline.left())
+                except TimeoutError:  # (left() says it has passed)
+                    ready = False
+                if not ready:
+                    raise ReadTimeout(f"no whole message within {deadline.timeout:g} s")
             self.receive()
 
     def receive(self) -> int:
@@ -205,7 +219,7 @@ class Stream:
         socket stays blocking (another thread may be reading it): each piece is sent with
         ``MSG_DONTWAIT`` -- or, on TLS, which takes no flags, a record at a time once the
         socket says it is writable."""
-        if deadline is None:
+        if deadline is None or deadline.at is None:  # (a Deadline(None) is no deadline)
             self.sock.sendall(data)
             return
         view, written = memoryview(data).cast("B"), 0

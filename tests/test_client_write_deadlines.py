@@ -1,4 +1,5 @@
-"""A call's ``timeout=`` bounds writing its request too (minirpc.client's module doc).
+"""A call's ``timeout=`` bounds writing its request too, and a synchronous call with a timeout
+reads its own reply (minirpc.client's module doc).
 
 A server that stops reading fills the socket's buffers, and then a write waits: in Go for
 ever.  Here a call with a timeout that could not start writing in time fails with
@@ -18,7 +19,9 @@ import trustme
 
 import minirpc
 from minirpc import jsonrpc, net
-from minirpc.stream import Stream, WriteTimeout
+from minirpc.codec import wire_format
+from minirpc.format import Response
+from minirpc.stream import ReadTimeout, Stream, WriteTimeout
 
 from conftest import Args
 
@@ -177,6 +180,54 @@ def test_a_call_with_a_timeout_over_tls_to_a_server_that_does_not_read_fails_ins
         accepted[0].close()
 
 
+def test_a_call_with_a_timeout_reads_its_own_reply_on_its_own_thread(client):
+    assert client.call("Arith.Add", Args(1, 2), timeout=DEADLINE) == 3
+    assert client._pump.thread is None  # no thread was woken to read it (a hand-off per call)
+
+
+def test_a_reply_half_read_when_its_call_timed_out_is_finished_by_the_next_reader(codec):
+    a, b = socket.socketpair()
+    if codec == "json":  # (the JSON server format answers the ids of requests it read: written by hand)
+        first, second = b'{"id":0,"result":5,"error":null}\n', b'{"id":1,"result":6,"error":null}\n'
+    else:
+        replies = wire_format(codec).server(1 << 20)
+        first = replies.encode(Response("A.B", 0, ""), 5, int)
+        second = replies.encode(Response("A.B", 1, ""), 6, int)
+    with minirpc.new_client(a, codec) as client:
+        b.sendall(first[:len(first) // 2])  # half a reply, and then nothing until the call gives up
+        with pytest.raises(minirpc.CallTimeout, match="no reply within 0.1 s"):
+            client.call("A.B", 1, reply_type=int, timeout=0.1)
+        b.sendall(first[len(first) // 2:] + second)  # the rest of it (dropped: its call is gone), then the next
+        assert client.call("A.B", 2, reply_type=int, timeout=DEADLINE) == 6
+    b.close()
+
+
+def test_a_call_with_a_timeout_through_a_codec_without_deadlines_is_read_by_the_pump(serving, codec):
+    class FourMethods:  # Go's ClientCodec and nothing more: its reads may block
+        def __init__(self, inner):
+            self.inner = inner
+
+        def write_request(self, request, body):
+            self.inner.write_request(request, body)
+
+        def read_response_header(self):
+            return self.inner.read_response_header()
+
+        def read_response_body(self, reply_type):
+            return self.inner.read_response_body(reply_type)
+
+        def close(self):
+            self.inner.close()
+
+    host, port = serving.address.rsplit(":", 1)
+    own = FourMethods(minirpc.codec.client_codec(codec, socket.create_connection((host, int(port)))))
+    with minirpc.new_client_with_codec(own) as client:
+        assert client.call("Arith.Add", Args(1, 2), timeout=DEADLINE) == 3
+        assert client._pump.thread is not None
+        with pytest.raises(minirpc.CallTimeout):
+            client.call("Arith.SleepMilli", 300, timeout=0.05)
+
+
 @pytest.mark.parametrize("timeout", [0, -1, float("nan")])
 def test_a_call_timeout_that_is_not_a_positive_number_is_refused(timeout):
     a, b = socket.socketpair()
@@ -237,6 +288,22 @@ def test_a_flush_that_gives_up_having_written_nothing_keeps_what_waits_in_order(
         stop.set()
         reader.join(DEADLINE)
         assert filler.lstrip(b"\0") == waiting + b'{"method":"A.B","params":[3],"id":2}\n'
+    finally:
+        stream.close()
+        b.close()
+
+
+def test_a_read_with_a_deadline_gives_up_and_keeps_what_came_for_the_next_read():
+    a, b = socket.socketpair()
+    stream = Stream(a, jsonrpc.ClientFormat())
+    stream.send(minirpc.Request("A.B", 3), 1)
+    try:
+        b.sendall(b'{"id":3,"result":')
+        with pytest.raises(ReadTimeout):
+            stream.read_message(net.Deadline(0.05))
+        b.sendall(b'4,"error":null}\n')
+        message = stream.read_message(net.Deadline(DEADLINE))
+        assert message.header.seq == 3 and stream.format.decode_body(message, int) == 4
     finally:
         stream.close()
         b.close()
