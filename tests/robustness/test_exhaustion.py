@@ -44,8 +44,8 @@ def test_threads_of_closed_connections_are_returned_when_the_server_closes(robus
     target = robust(codec)
     before = threading.active_count()
     clients = [mclient.dial("tcp", target.address, codec=codec, timeout=DEADLINE) for _ in range(50)]
-    for c in clients:
-        assert c.call("Robust.Add", Args(1, 1), reply_type=int, timeout=DEADLINE) == 2
+    for c in clients:  # (go: each client starts its pump thread, and the count must come back down)
+        assert c.go("Robust.Add", Args(1, 1), reply_type=int, timeout=DEADLINE).result(DEADLINE) == 2
     assert threading.active_count() > before
     for c in clients:
         c.close()
