@@ -185,6 +185,22 @@ def test_a_call_with_a_timeout_reads_its_own_reply_on_its_own_thread(client):
     assert client._pump.thread is None  # no thread was woken to read it (a hand-off per call)
 
 
+def test_a_call_waiting_on_a_reader_whose_call_times_out_still_gets_its_reply(client):
+    outcomes = {}
+
+    def timing_out():
+        try:
+            client.call("Arith.SleepMilli", 400, timeout=0.05)
+        except minirpc.CallTimeout as e:
+            outcomes["first"] = e
+
+    first = threading.Thread(target=timing_out)
+    first.start()  # it reads (if it got there first), and gives up after 0.05 s
+    outcomes["second"] = in_a_thread(lambda: client.call("Arith.SleepMilli", 200, timeout=DEADLINE))
+    first.join(DEADLINE)
+    assert isinstance(outcomes["first"], minirpc.CallTimeout) and outcomes["second"] == 200
+
+
 def test_a_reply_half_read_when_its_call_timed_out_is_finished_by_the_next_reader(codec):
     a, b = socket.socketpair()
     if codec == "json":  # (the JSON server format answers the ids of requests it read: written by hand)
