@@ -84,6 +84,41 @@ def client(serving, codec):
         yield client
 
 
+class FourMethods:
+    """A codec of one's own: Go's ClientCodec and nothing more (no queue_request, flush, forget
+    or deadlines), around one of minirpc's; ``writers`` names the thread of every write."""
+
+    def __init__(self, inner):
+        self.inner, self.writers = inner, []
+
+    def write_request(self, request, body):
+        self.writers.append(threading.current_thread().name)
+        self.inner.write_request(request, body)
+
+    def read_response_header(self):
+        return self.inner.read_response_header()
+
+    def read_response_body(self, reply_type):
+        return self.inner.read_response_body(reply_type)
+
+    def close(self):
+        self.inner.close()
+
+
+def tls_contexts():
+    """(server context, client context) for 127.0.0.1, signed by a throwaway CA (trustme)."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    return server_context, client_context
+
+
 def _minirpc_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name.startswith("minirpc") and "default-server" not in t.name}
 

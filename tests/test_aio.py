@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import functools
 import socket
-import ssl
 import textwrap
 import threading
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from minirpc.codec import wire_format
 from minirpc.errors import CallCancelled, CallTimeout, ConnectionLost, ServerError, ShutdownError
 from minirpc.format import NEED_DATA, Request, Response
 
-from conftest import Args, Arith, Quotient
+from conftest import Args, Arith, Quotient, tls_contexts
 
 HANG_GUARD = 30.0  # seconds: a test that takes longer than this has found a hang
 
@@ -821,13 +820,8 @@ async def test_dial_and_start_take_formats_only():
 
 @pytest.fixture(scope="module")
 def contexts():
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
-    return server_context, client_context
+    pytest.importorskip("trustme")
+    return tls_contexts()
 
 
 @on_loop

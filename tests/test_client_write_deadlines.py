@@ -10,12 +10,10 @@ The stream underneath (``Stream.send``/``flush`` with ``deadline=``) says which 
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 import time
 
 import pytest
-import trustme
 
 import minirpc
 from minirpc import jsonrpc, net
@@ -23,7 +21,7 @@ from minirpc.codec import wire_format
 from minirpc.format import Response
 from minirpc.stream import ReadTimeout, Stream, WriteTimeout
 
-from conftest import Args
+from conftest import Args, FourMethods, tls_contexts
 
 DEADLINE = 10.0  # how long a test waits for what must happen (a hang fails the test, not CI)
 BIG = "x" * (8 << 20)  # far more than a socket's buffers hold: its write waits for the peer
@@ -157,11 +155,7 @@ def test_a_call_timed_out_before_writing_leaves_the_connection_in_step(serving, 
 
 
 def test_a_call_with_a_timeout_over_tls_to_a_server_that_does_not_read_fails_instead_of_waiting():
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
+    server_context, client_context = tls_contexts()
     with socket.create_server(("127.0.0.1", 0)) as listener:
         accepted = []
 
@@ -219,22 +213,6 @@ def test_a_reply_half_read_when_its_call_timed_out_is_finished_by_the_next_reade
 
 
 def test_a_call_with_a_timeout_through_a_codec_without_deadlines_is_read_by_the_pump(serving, codec):
-    class FourMethods:  # Go's ClientCodec and nothing more: its reads may block
-        def __init__(self, inner):
-            self.inner = inner
-
-        def write_request(self, request, body):
-            self.inner.write_request(request, body)
-
-        def read_response_header(self):
-            return self.inner.read_response_header()
-
-        def read_response_body(self, reply_type):
-            return self.inner.read_response_body(reply_type)
-
-        def close(self):
-            self.inner.close()
-
     host, port = serving.address.rsplit(":", 1)
     own = FourMethods(minirpc.codec.client_codec(codec, socket.create_connection((host, int(port)))))
     with minirpc.new_client_with_codec(own) as client:
@@ -258,79 +236,63 @@ def test_a_call_timeout_that_is_not_a_positive_number_is_refused(timeout):
 # -- the stream underneath
 
 
-def test_a_write_with_a_deadline_to_a_full_socket_gives_up_having_written_nothing():
-    a, b = socket.socketpair()
-    fill(a)
-    stream = Stream(a, jsonrpc.ClientFormat())
-    try:
-        with pytest.raises(WriteTimeout) as raised:
-            stream.send(minirpc.Request("A.B", 1), 1, deadline=net.Deadline(0.05))
-        assert raised.value.written == 0
-        assert not stream.outbox  # nothing kept to go out later either
-    finally:
-        stream.close()
-        b.close()
-
-
-def test_a_write_with_a_deadline_that_gives_up_midway_says_how_much_went():
+@pytest.fixture
+def pair():
+    """A blocking JSON client stream on one end of a socketpair, and the other end (the peer)."""
     a, b = socket.socketpair()
     stream = Stream(a, jsonrpc.ClientFormat())
-    try:
-        with pytest.raises(WriteTimeout) as raised:
-            stream.send(minirpc.Request("A.B", 1), BIG, deadline=net.Deadline(0.05))
-        assert 0 < raised.value.written < len(BIG)
-    finally:
-        stream.close()
-        b.close()
+    yield stream, b
+    stream.close()
+    b.close()
 
 
-def test_a_flush_that_gives_up_having_written_nothing_keeps_what_waits_in_order():
-    a, b = socket.socketpair()
-    filler = bytearray()
-    stop = threading.Event()
-    fill(a)
-    stream = Stream(a, jsonrpc.ClientFormat())
-    try:
-        stream.send(minirpc.Request("A.B", 0), 1, later=True)
-        stream.send(minirpc.Request("A.B", 1), 2, later=True)
-        waiting = bytes(stream.outbox)
-        with pytest.raises(WriteTimeout) as raised:
-            stream.flush(deadline=net.Deadline(0.05))
-        assert raised.value.written == 0
-        assert bytes(stream.outbox) == waiting
-        reader = drain(b, stop, filler)  # the peer reads again: they go, whole and in order
-        stream.send(minirpc.Request("A.B", 2), 3, deadline=net.Deadline(DEADLINE))
-        wait_until(lambda: filler.endswith(b'"id":2}\n'))
-        stop.set()
-        reader.join(DEADLINE)
-        assert filler.lstrip(b"\0") == waiting + b'{"method":"A.B","params":[3],"id":2}\n'
-    finally:
-        stream.close()
-        b.close()
+def test_a_write_with_a_deadline_to_a_full_socket_gives_up_having_written_nothing(pair):
+    stream, _ = pair
+    fill(stream.sock)
+    with pytest.raises(WriteTimeout) as raised:
+        stream.send(minirpc.Request("A.B", 1), 1, deadline=net.Deadline(0.05))
+    assert raised.value.written == 0
+    assert not stream.outbox  # nothing kept to go out later either
 
 
-def test_a_read_with_a_deadline_gives_up_and_keeps_what_came_for_the_next_read():
-    a, b = socket.socketpair()
-    stream = Stream(a, jsonrpc.ClientFormat())
+def test_a_write_with_a_deadline_that_gives_up_midway_says_how_much_went(pair):
+    stream, _ = pair
+    with pytest.raises(WriteTimeout) as raised:
+        stream.send(minirpc.Request("A.B", 1), BIG, deadline=net.Deadline(0.05))
+    assert 0 < raised.value.written < len(BIG)
+
+
+def test_a_flush_that_gives_up_having_written_nothing_keeps_what_waits_in_order(pair):
+    stream, peer = pair
+    fill(stream.sock)
+    stream.send(minirpc.Request("A.B", 0), 1, later=True)
+    stream.send(minirpc.Request("A.B", 1), 2, later=True)
+    waiting = bytes(stream.outbox)
+    with pytest.raises(WriteTimeout) as raised:
+        stream.flush(deadline=net.Deadline(0.05))
+    assert raised.value.written == 0
+    assert bytes(stream.outbox) == waiting
+    received, stop = bytearray(), threading.Event()
+    reader = drain(peer, stop, received)  # the peer reads again: they go, whole and in order
+    stream.send(minirpc.Request("A.B", 2), 3, deadline=net.Deadline(DEADLINE))
+    wait_until(lambda: received.endswith(b'"id":2}\n'))
+    stop.set()
+    reader.join(DEADLINE)
+    assert received.lstrip(b"\0") == waiting + b'{"method":"A.B","params":[3],"id":2}\n'
+
+
+def test_a_read_with_a_deadline_gives_up_and_keeps_what_came_for_the_next_read(pair):
+    stream, peer = pair
     stream.send(minirpc.Request("A.B", 3), 1)
-    try:
-        b.sendall(b'{"id":3,"result":')
-        with pytest.raises(ReadTimeout):
-            stream.read_message(net.Deadline(0.05))
-        b.sendall(b'4,"error":null}\n')
-        message = stream.read_message(net.Deadline(DEADLINE))
-        assert message.header.seq == 3 and stream.format.decode_body(message, int) == 4
-    finally:
-        stream.close()
-        b.close()
+    peer.sendall(b'{"id":3,"result":')
+    with pytest.raises(ReadTimeout):
+        stream.read_message(net.Deadline(0.05))
+    peer.sendall(b'4,"error":null}\n')
+    message = stream.read_message(net.Deadline(DEADLINE))
+    assert message.header.seq == 3 and stream.format.decode_body(message, int) == 4
 
 
-def test_a_write_with_a_deadline_that_the_socket_takes_at_once_is_one_send():
-    a, b = socket.socketpair()
-    stream = Stream(a, jsonrpc.ClientFormat())
-    try:
-        assert stream.send(minirpc.Request("A.B", 7), 1, deadline=net.Deadline(DEADLINE)) == 0
-        assert b.recv(1024) == b'{"method":"A.B","params":[1],"id":7}\n'
-    finally:
-        stream.close()
-        b.close()
+def test_a_write_with_a_deadline_that_the_socket_takes_at_once_is_one_send(pair):
+    stream, peer = pair
+    assert stream.send(minirpc.Request("A.B", 7), 1, deadline=net.Deadline(DEADLINE)) == 0
+    assert peer.recv(1024) == b'{"method":"A.B","params":[1],"id":7}\n'

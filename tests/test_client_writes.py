@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import socket
-import ssl
 import struct
 import sys
 import threading
 import time
 
 import pytest
-import trustme
 
 import minirpc
 from minirpc import jsonrpc
@@ -22,7 +20,7 @@ from minirpc.codec import wire_format
 from minirpc.format import NEED_DATA
 from minirpc.stream import Stream
 
-from conftest import Args
+from conftest import Args, FourMethods, tls_contexts
 
 DEADLINE = 10.0
 
@@ -182,25 +180,6 @@ def test_closing_a_client_wakes_a_caller_blocked_writing_to_a_peer_that_does_not
 
 
 def test_a_codec_of_ones_own_gets_every_request_written_by_its_caller(serving, codec):
-    class FourMethods:
-        """Go's ClientCodec and nothing more: no queue_request, no flush."""
-
-        def __init__(self, inner):
-            self.inner, self.writers = inner, []
-
-        def write_request(self, request, body):
-            self.writers.append(threading.current_thread().name)
-            self.inner.write_request(request, body)
-
-        def read_response_header(self):
-            return self.inner.read_response_header()
-
-        def read_response_body(self, reply_type):
-            return self.inner.read_response_body(reply_type)
-
-        def close(self):
-            self.inner.close()
-
     host, port = serving.address.rsplit(":", 1)
     own = FourMethods(minirpc.codec.client_codec(codec, socket.create_connection((host, int(port)))))
     with minirpc.new_client_with_codec(own) as client:
@@ -294,11 +273,7 @@ def test_a_codec_that_changes_write_request_gets_every_request_through_it(servin
 
 
 def test_a_failed_flush_on_tls_raises_the_write_error_and_keeps_nothing_to_resend():
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
+    server_context, client_context = tls_contexts()
     with socket.create_server(("127.0.0.1", 0)) as listener:
         def reset_after_the_handshake():
             conn, _ = listener.accept()
