@@ -97,7 +97,6 @@ import functools
 import inspect
 import logging
 import socket
-import time
 from typing import Any
 
 from . import net
@@ -196,19 +195,21 @@ class Client:
         server is not taking the requests sent already, this one waits to be sent (push-back)."""
         deadline = None if timeout is None else net.Deadline(timeout)
         try:
-            if self._writer.transport.get_write_buffer_size() + len(self._outbox) > self._high_water:
+            if self._backlogged():
                 await self._room(deadline)
         except (TimeoutError, asyncio.TimeoutError):  # (Deadline's once it has passed; wait_for's)
             raise CallTimeout(f"{service_method}: not sent within {timeout:g} s: "
                               "the server is not taking requests") from None
         return await self._start(service_method, args, reply_type, deadline)
 
+    def _backlogged(self) -> bool:
+        """More than the transport's high-water mark waits to be sent (its buffer and our outbox)."""
+        return self._writer.transport.get_write_buffer_size() + len(self._outbox) > self._high_water
+
     async def _room(self, deadline: net.Deadline | None) -> None:
-        """Wait while more than the transport's high-water mark waits to be sent (push-back)."""
-        transport = self._writer.transport
-        while transport.get_write_buffer_size() + len(self._outbox) > self._high_water and not (
-                self._closing or self._broken):
-            if not transport.get_write_buffer_size():  # (the outbox goes at the loop's next turn)
+        """Wait while the requests sent already are backlogged (push-back)."""
+        while self._backlogged() and not (self._closing or self._broken):
+            if not self._writer.transport.get_write_buffer_size():  # (the outbox goes at the loop's next turn)
                 await asyncio.sleep(0)
                 continue
             try:  # (over the mark, the transport has paused us: drain waits until it is well below)
@@ -245,8 +246,7 @@ class Client:
         else:
             self._writer.write(data)  # (no await between encode and write: messages never interleave)
         if deadline is not None:
-            left = max(0.0, deadline.at - time.monotonic())
-            timer = self._loop.call_later(left, self._time_out, call, deadline.timeout)
+            timer = self._loop.call_later(deadline.remaining(), self._time_out, call, deadline.timeout)
             call.add_done_callback(lambda _: timer.cancel())
         return call
 

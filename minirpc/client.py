@@ -273,7 +273,7 @@ class Client:
         unwritten: list = []  # calls kept back whose write failed: failed once _sending is let go
         if deadline is None:
             self._sending.acquire()  # one request at a time through the codec (Go's reqMutex)
-        elif not self._sending.acquire(timeout=max(0.0, deadline.at - time.monotonic())):
+        elif not self._sending.acquire(timeout=deadline.remaining()):
             call._settle(error=CallTimeout(f"{call.service_method}: not sent within {deadline.timeout:g} s: "
                                            "another request was still being written (is the server reading?)"))
             return call
@@ -350,10 +350,8 @@ class Client:
             else:
                 self.codec.flush(deadline=deadline)
         except WriteTimeout as e:
-            if not e.written:
+            if not e.written:  # they stay kept back: the writer round wanted when they were kept sends them
                 self._held = held
-                with self._lock:
-                    self._writer.want()  # (they go when the server reads again, or fail with the client)
             raise
         except Exception as e:  # these requests were not written: their calls fail, as in Go
             return [(call, e) for call in held]
@@ -394,7 +392,7 @@ class Client:
     def _wait(self, call: _SyncCall, deadline: net.Deadline | None) -> None:
         if deadline is None:
             call.wait()
-        elif not call.wait(max(0.0, deadline.at - time.monotonic())):
+        elif not call.wait(deadline.remaining()):
             self._time_out(call, deadline.timeout)
 
     def _hand_over(self) -> None:

@@ -94,6 +94,10 @@ class Deadline:
             raise TimeoutError(f"timed out after {self.timeout:g} s")
         return left
 
+    def remaining(self) -> float | None:
+        """Seconds left, 0 once it has passed (None: no deadline): for waits that try once more."""
+        return None if self.at is None else max(0.0, self.at - time.monotonic())
+
 
 def connect(network: str, address: str, timeout: float | Deadline | None = None) -> socket.socket:
     """Connect within ``timeout`` seconds (or a Deadline shared with later steps); the

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 
 import pytest
 
@@ -22,6 +21,7 @@ from minirpc.format import Response
 from minirpc.stream import ReadTimeout, Stream, WriteTimeout
 
 from conftest import Args, FourMethods, tls_contexts
+from robustness.support import wait_until
 
 DEADLINE = 10.0  # how long a test waits for what must happen (a hang fails the test, not CI)
 BIG = "x" * (8 << 20)  # far more than a socket's buffers hold: its write waits for the peer
@@ -76,13 +76,6 @@ def in_a_thread(fn):
     return outcome[0]
 
 
-def wait_until(condition) -> None:
-    end = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < end, "timed out waiting"
-        time.sleep(0.001)
-
-
 # -- the client
 
 
@@ -122,7 +115,7 @@ def test_a_call_that_cannot_start_writing_in_time_fails_and_sends_nothing(codec)
     client = minirpc.new_client(a, codec)
     writer = threading.Thread(target=lambda: client.go("Big.Echo", BIG), daemon=True)
     writer.start()  # no timeout: it waits, as in Go, holding the one way onto the wire
-    wait_until(client._sending.locked)
+    assert wait_until(client._sending.locked)
     error = in_a_thread(lambda: client.call("Never.Sent", Args(1, 2), timeout=0.2))
     assert isinstance(error, minirpc.CallTimeout)
     assert "not sent within 0.2 s: another request was still being written" in str(error)
@@ -130,7 +123,7 @@ def test_a_call_that_cannot_start_writing_in_time_fails_and_sends_nothing(codec)
     reader = drain(b, stop, received)  # the server reads again: the big request goes, then the next
     writer.join(DEADLINE)
     client.go("After.Wards", Args(3, 4))
-    wait_until(lambda: b"After.Wards" in received)
+    assert wait_until(lambda: b"After.Wards" in received)
     stop.set()
     reader.join(DEADLINE)
     client.close()
@@ -275,7 +268,7 @@ def test_a_flush_that_gives_up_having_written_nothing_keeps_what_waits_in_order(
     received, stop = bytearray(), threading.Event()
     reader = drain(peer, stop, received)  # the peer reads again: they go, whole and in order
     stream.send(minirpc.Request("A.B", 2), 3, deadline=net.Deadline(DEADLINE))
-    wait_until(lambda: received.endswith(b'"id":2}\n'))
+    assert wait_until(lambda: received.endswith(b'"id":2}\n'))
     stop.set()
     reader.join(DEADLINE)
     assert received.lstrip(b"\0") == waiting + b'{"method":"A.B","params":[3],"id":2}\n'
